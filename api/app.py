@@ -1,0 +1,120 @@
+"""The ASGI application: GraphQL, health checks and (later) provider webhooks."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+
+from api.auth import BearerTokenBackend, SignedInUser
+from api.limits import BodySizeLimit
+from models.config import Settings, get_settings
+from models.db import Sessions, create_engine, session_factory
+from schema import build_schema
+from schema.context import Context
+from schema.loaders import Loaders
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: Sessions
+    queue: ArqRedis | None
+
+
+async def open_services(settings: Settings) -> Services:
+    engine = create_engine(settings.database_url)
+    queue = await create_pool(RedisSettings.from_dsn(settings.redis_url)) if settings.redis_url \
+        else None
+    return Services(settings, engine, session_factory(engine), queue)
+
+
+async def close_services(services: Services) -> None:
+    if services.queue is not None:
+        await services.queue.aclose()
+    await services.engine.dispose()
+
+
+class GraphQLApp(GraphQL):
+    def __init__(self, services: Callable[[], Services], production: bool):
+        super().__init__(build_schema(production), graphql_ide=None if production else "graphiql",
+                         allow_queries_via_get=False,
+                         subscription_protocols=("graphql-transport-ws",))
+        self.services = services
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        user = request.scope.get("user")
+        signed = user if isinstance(user, SignedInUser) else None
+        services = self.services()
+        return Context(
+            request=request, response=response, sessions=services.sessions,
+            settings=services.settings,
+            loaders=Loaders(services.sessions, services.settings.time_zone),
+            user=signed.user if signed else None, profile=signed.profile if signed else None,
+            queue=services.queue,
+        )
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    """The app; given `services` it uses them as they are, else it opens its own in the lifespan."""
+    settings = services.settings if services else settings or get_settings()
+    holder: dict[str, Services] = {}
+
+    def current() -> Services:
+        return services or holder["services"]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if services is not None:
+            yield
+            return
+        holder["services"] = opened = await open_services(settings)
+        try:
+            yield
+        finally:
+            await close_services(opened)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        checks = {"database": False, "redis": False}
+        with contextlib.suppress(Exception):
+            async with current().engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            checks["database"] = True
+        with contextlib.suppress(Exception):
+            checks["redis"] = bool(current().queue and await current().queue.ping())
+        ready = all(checks.values())
+        return JSONResponse({"status": "ready" if ready else "unavailable", **checks},
+                            status_code=200 if ready else 503)
+
+    graphql = GraphQLApp(current, settings.production)
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        middleware=[
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(lambda: current().sessions)),
+        ],
+        lifespan=lifespan,
+    )
+    return app

@@ -1,0 +1,55 @@
+"""Bearer-token authentication for HTTP requests and websocket connections."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
+from starlette.requests import HTTPConnection
+
+from models import Profile, User
+from models.accounts import user_for_token
+from models.db import Sessions
+
+
+class SignedInUser(BaseUser):
+    def __init__(self, user: User, profile: Profile):
+        self.user = user
+        self.profile = profile
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.user.name
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+async def signed_in(sessions: Sessions, token: str | None) -> SignedInUser | None:
+    if not token or len(token) > 512:
+        return None
+    async with sessions() as session:
+        found = await user_for_token(session, token)
+    return SignedInUser(*found) if found else None
+
+
+class BearerTokenBackend(AuthenticationBackend):
+    """A missing or bad token leaves the request anonymous; GraphQL then answers UNAUTHENTICATED."""
+
+    def __init__(self, sessions: Callable[[], Sessions]):
+        self.sessions = sessions
+
+    async def authenticate(self, conn: HTTPConnection):
+        user = await signed_in(self.sessions(), bearer_token(conn.headers.get("authorization")))
+        if user is None:
+            return None
+        return AuthCredentials(["authenticated"]), user

@@ -1,0 +1,206 @@
+"""The timetrak-sms command: serve the API, run the worker, and look after the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging.config
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import uvicorn
+from arq.connections import RedisSettings
+from arq.logs import default_log_config
+from arq.worker import run_worker
+from sqlalchemy.engine import make_url
+from sqlmodel import select
+
+import migrations
+from api.embedded_redis import resolve_redis_url
+from models import Profile, User
+from models.accounts import hash_password, normalise_email
+from models.backfill import BackfillCounts, backfill_sms_numbers
+from models.config import Settings, get_settings
+from models.db import Sessions, create_engine, session_factory
+from models.demo import DEMO_LOGINS, seed_demo
+
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """A command refused to go on; the message is printed and the exit status is 1."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except CommandError as error:
+        print(f"timetrak-sms {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    migrations.upgrade(settings.database_url)
+    if settings.environment == "development" and not args.no_seed:
+        _seed(settings)
+    redis_url, embedded = resolve_redis_url(settings)
+    try:
+        # The app reads REDIS_URL through get_settings(), so hand it the embedded server there.
+        os.environ["REDIS_URL"] = redis_url
+        get_settings.cache_clear()
+        print(f"GraphiQL: http://{args.host}:{args.port}/graphql", file=sys.stderr)
+        uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not settings.redis_url:
+        # An embedded Redis here would be a different server from the API's: no job would arrive.
+        raise CommandError("set REDIS_URL to the Redis the API uses; a separate worker needs it.")
+    migrations.upgrade(settings.database_url)
+    from jobs.worker import WorkerSettings  # imported here so other commands work without jobs/
+
+    logging.config.dictConfig(default_log_config(verbose=False))
+    run_worker(WorkerSettings, redis_settings=RedisSettings.from_dsn(settings.redis_url))
+    return 0
+
+
+def migrate(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    migrations.upgrade(settings.database_url)
+    print(f"Migrated {make_url(settings.database_url).render_as_string(hide_password=True)}.")
+    return 0
+
+
+def seed(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    migrations.upgrade(settings.database_url)
+    _seed(settings)
+    return 0
+
+
+def create_user(args: argparse.Namespace) -> int:
+    password = args.password if args.password is not None else getpass.getpass("Password: ")
+    if not password:
+        raise CommandError("the password must not be empty.")
+    email = normalise_email(args.email)
+    profile_name = args.profile or ("Administrator" if args.admin else "Staff")
+    profile = _with_sessions(
+        get_settings(),
+        lambda sessions: _add_user(sessions, email, args.name.strip(), password, profile_name,
+                                   args.admin),
+    )
+    print(f"Created user {email} with profile {profile}.")
+    return 0
+
+
+def backfill(args: argparse.Namespace) -> int:
+    def progress(counts: BackfillCounts) -> None:
+        print(f"checked {counts.seen} contacts: {_counts(counts)}", file=sys.stderr, flush=True)
+
+    counts = _with_sessions(
+        get_settings(),
+        lambda sessions: backfill_sms_numbers(sessions, args.batch_size, progress),
+    )
+    print(_counts(counts))
+    return 0
+
+
+def export_schema(args: argparse.Namespace) -> int:
+    from schema import schema  # imported here so other commands work without schema/
+
+    print(schema.as_str())
+    return 0
+
+
+def _seed(settings: Settings) -> None:
+    if not _with_sessions(settings, seed_demo):
+        print("Demo data already present.", file=sys.stderr)
+        return
+    logins = ", ".join(f"{email} / {password}" for email, password in DEMO_LOGINS.items())
+    print(f"Demo data added. Sign in as {logins}.", file=sys.stderr)
+
+
+async def _add_user(sessions: Sessions, email: str, name: str, password: str,
+                    profile_name: str, admin: bool) -> str:
+    """The new user's profile name; the profile is made when no profile has that name."""
+    async with sessions.begin() as session:
+        if (await session.exec(select(User.id).where(User.email == email))).first() is not None:
+            raise CommandError(f"a user with the e-mail {email} already exists.")
+        profile = (await session.exec(select(Profile).where(Profile.name == profile_name))).first()
+        if profile is None:
+            profile = Profile(name=profile_name, global_administrator=admin, edit_contact=admin,
+                              send_sms_to_client=admin, show_sms_errors=admin)
+            session.add(profile)
+            await session.flush()
+        elif admin and not profile.global_administrator:
+            raise CommandError(f"profile {profile_name!r} is not a Global Administrator profile.")
+        session.add(User(email=email, name=name, password_hash=hash_password(password),
+                         profile_id=profile.id))
+    return profile.name
+
+
+def _with_sessions(settings: Settings, work: Callable[[Sessions], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            return await work(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _counts(counts: BackfillCounts) -> str:
+    return (f"set {counts.set}, already set {counts.already_set}, "
+            f"no usable number {counts.no_usable_number}")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="timetrak-sms", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable[[argparse.Namespace], int], help: str):
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run, command=name)
+        return sub
+
+    sub = command("serve", serve, "Migrate, seed demo data in development, and serve the API.")
+    sub.add_argument("--host", default="127.0.0.1")
+    sub.add_argument("--port", type=int, default=8000)
+    sub.add_argument("--no-seed", action="store_true", help="Do not add the demo data.")
+    command("worker", worker, "Migrate, then run the arq worker (needs REDIS_URL).")
+    command("migrate", migrate, "Bring the database schema up to date.")
+    command("seed-demo", seed, "Migrate and add the demo company, unless already present.")
+    sub = command("create-user", create_user, "Add a user who can sign in.")
+    sub.add_argument("--email", required=True)
+    sub.add_argument("--name", required=True)
+    sub.add_argument("--password", help="Asked for when left out.")
+    sub.add_argument("--profile", help="Profile name; made when no profile has that name.")
+    sub.add_argument("--admin", action="store_true",
+                     help="Give the user a Global Administrator profile.")
+    sub = command("backfill-sms-numbers", backfill,
+                  "Give contacts without an SMS number one from their mobile or phone.")
+    sub.add_argument("--batch-size", type=_positive, default=2000)
+    command("export-schema", export_schema, "Print the GraphQL schema (SDL).")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""An appointment's contact and SMS reminder flag: defaults, checks and layout locks."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.clients import Client
+from models.company import Profile
+from models.enums import FieldVisibility, RecipientKind
+from models.errors import DomainError, ErrorCode
+from models.recipients import RecipientRef, default_appointment_contact, recipient_of_client
+from models.work import Job, Task
+
+
+def contact_id_of(ref: RecipientRef, client_id: int) -> int | None:
+    return None if ref.kind is RecipientKind.CLIENT and ref.id == client_id else ref.id
+
+
+def default_contact(task: Task | None, job: Job) -> int | None:
+    return default_appointment_contact(task.contact_id if task else None, job.contact_id)
+
+
+def require_unlocked(visibility: FieldVisibility, label: str, field: str) -> None:
+    """A field the layout hides or makes read-only keeps the value it would have had."""
+    if visibility is not FieldVisibility.VISIBLE:
+        raise DomainError(ErrorCode.PERMISSION_DENIED,
+                          f"The {label} field is not editable in your form layout.", field=field)
+
+
+async def chosen_contact(session: AsyncSession, client: Client, ref: RecipientRef) -> int | None:
+    """A given contact must be the client or one of its contacts."""
+    await recipient_of_client(session, client.id, ref, active_only=False)
+    return contact_id_of(ref, client.id)
+
+
+async def reminder_problem(
+    session: AsyncSession, client: Client, contact_id: int | None, profile: Profile
+) -> tuple[DomainError | None, DomainError | None]:
+    """(error, warning) for an appointment whose SMS reminder is on.
+
+    With the layout field VISIBLE a contact that cannot receive SMS stops the save;
+    otherwise the user could not have changed it, so the save goes on with a warning.
+    """
+    recipient = await recipient_of_client(
+        session, client.id, RecipientRef.for_contact(contact_id, client.id), active_only=False)
+    try:
+        recipient.require_sms()
+    except DomainError as problem:
+        problem.field = "smsReminder"
+        problem.message = f"SMS reminders cannot be sent: {problem.message}"
+        if profile.layout_appointment_sms_reminder is FieldVisibility.VISIBLE:
+            return problem, None
+        return None, problem
+    return None, None

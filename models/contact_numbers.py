@@ -1,0 +1,102 @@
+"""How a contact's SMS number follows its phone and mobile numbers."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from models.clients import Contact
+from models.errors import DomainError, ErrorCode
+from models.phone import check_phone, is_sms_number, sms_number
+
+
+class NumberField(Enum):
+    PHONE = "phone"
+    MOBILE = "mobile"
+
+
+MAX_NUMBER_LENGTH = 40
+
+
+def clean_number(text: str | None, field: str = "number") -> str | None:
+    text = (text or "").strip()
+    if len(text) > MAX_NUMBER_LENGTH:
+        raise DomainError(ErrorCode.INVALID_PHONE_NUMBER,
+                          f"A phone number is at most {MAX_NUMBER_LENGTH} characters.", field=field)
+    return text or None
+
+
+def valid_sms_number(text: str | None, field: str = "smsNumber") -> str | None:
+    """An SMS number typed by a user: blank clears it; anything else must be a NZ/AU mobile."""
+    text = clean_number(text)
+    if text is None:
+        return None
+    check = check_phone(text)
+    if check.valid:
+        return check.e164
+    raise DomainError(ErrorCode.INVALID_SMS_NUMBER, check.message or "Not a valid SMS number.",
+                      field=field)
+
+
+def mobile_matches_sms(contact: Contact) -> bool:
+    """Whether the edit form opens with "Copy mobile number to SMS" ticked."""
+    return contact.sms_number is not None and sms_number(contact.mobile) == contact.sms_number
+
+
+def set_on_create(contact: Contact, sms_given: bool) -> None:
+    """A new contact's SMS number comes from its mobile when that formats to a mobile."""
+    if sms_given and contact.sms_number:
+        contact.copy_mobile_to_sms = sms_number(contact.mobile) == contact.sms_number
+        return
+    contact.sms_number = sms_number(contact.mobile)
+    contact.copy_mobile_to_sms = contact.sms_number is not None
+
+
+def set_mobile(contact: Contact, mobile: str | None, copy_to_sms: bool) -> None:
+    """The edit form: with copy ticked the SMS number keeps in step with the mobile."""
+    contact.mobile = clean_number(mobile)
+    contact.copy_mobile_to_sms = copy_to_sms
+    if copy_to_sms:
+        contact.sms_number = sms_number(contact.mobile)
+
+
+def set_number(contact: Contact, field: NumberField, value: str | None) -> None:
+    """The bulk-update grid's inline edit.
+
+    The SMS number follows when it was empty or matched the number being changed, so a
+    grid edit never leaves the SMS going to a number the user just replaced.
+    """
+    old = getattr(contact, field.value)
+    follows = contact.sms_number is None or (old is not None and sms_number(old) == contact.sms_number)
+    setattr(contact, field.value, clean_number(value))
+    if follows:
+        contact.sms_number = sms_number(value)
+
+
+def copy_to_sms(contact: Contact, field: NumberField) -> None:
+    """The copy buttons beside the SMS number."""
+    value = getattr(contact, field.value)
+    number = sms_number(value)
+    if number is None:
+        label = "phone" if field is NumberField.PHONE else "mobile"
+        detail = check_phone(value).message if value else f"The contact has no {label} number."
+        raise DomainError(
+            ErrorCode.INVALID_SMS_NUMBER,
+            f"The {label} number cannot be used for SMS: {detail}" if value else detail,
+            field="from",
+        )
+    contact.sms_number = number
+    if field is NumberField.MOBILE:
+        contact.copy_mobile_to_sms = True
+
+
+def has_invalid_number(contact: Contact) -> bool:
+    """A mobile that is no NZ/AU mobile, or an SMS number that is not one."""
+    if contact.sms_number and not is_sms_number(contact.sms_number):
+        return True
+    return bool(contact.mobile) and sms_number(contact.mobile) is None
+
+
+def sms_differs_from_mobile(contact: Contact) -> bool:
+    return bool(contact.mobile and contact.sms_number) and (
+        sms_number(contact.mobile) != contact.sms_number
+    )

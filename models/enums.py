@@ -1,0 +1,49 @@
+"""The product's enumerations, shared by tables, rules and the API."""
+
+from __future__ import annotations
+
+import enum
+
+
+class FieldVisibility(enum.Enum):
+    HIDDEN = "HIDDEN"
+    VISIBLE = "VISIBLE"
+    READ_ONLY = "READ_ONLY"
+
+
+class RecipientKind(enum.Enum):
+    CLIENT = "CLIENT"
+    CONTACT = "CONTACT"
+
+
+class SmsTemplateKind(enum.Enum):
+    REMINDER_EVENT = "REMINDER_EVENT"
+    APPOINTMENT = "APPOINTMENT"
+
+
+class SmsStatus(enum.Enum):
+    QUEUED = "QUEUED"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
+class SmsSource(enum.Enum):
+    APP = "APP"
+    PROFESSIONAL = "PROFESSIONAL"
+    MOBILE = "MOBILE"
+    REMINDER = "REMINDER"
+
+
+class OptOutMethod(enum.Enum):
+    KEYWORD = "KEYWORD"
+    ADMIN = "ADMIN"
+
+
+class ContactCategory(enum.Enum):
+    ALL = "ALL"
+    MISSING_SMS_NUMBER = "MISSING_SMS_NUMBER"
+    INVALID_NUMBER = "INVALID_NUMBER"
+    SMS_DIFFERS_FROM_MOBILE = "SMS_DIFFERS_FROM_MOBILE"
+    OPTED_OUT = "OPTED_OUT"

@@ -1,0 +1,172 @@
+"""Who an SMS goes to: defaults for appointments and time entries, and who can receive one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from models.clients import Client, Contact
+from models.enums import RecipientKind
+from models.errors import DomainError, ErrorCode
+from models.phone import is_sms_number
+from models.sms import OptOut
+
+
+@dataclass(frozen=True)
+class RecipientRef:
+    kind: RecipientKind
+    id: int
+
+    @classmethod
+    def for_contact(cls, contact_id: int | None, client_id: int) -> RecipientRef:
+        """An appointment's contact column: a contact id, or None meaning the client itself."""
+        if contact_id is None:
+            return cls(RecipientKind.CLIENT, client_id)
+        return cls(RecipientKind.CONTACT, contact_id)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    kind: RecipientKind
+    id: int
+    client_id: int
+    name: str
+    sms_number: str | None
+    opted_out: bool
+    problem: ErrorCode | None
+
+    @property
+    def can_receive_sms(self) -> bool:
+        return self.problem is None
+
+    @property
+    def ref(self) -> RecipientRef:
+        return RecipientRef(self.kind, self.id)
+
+    def require_sms(self) -> str:
+        """The number to send to, or the DomainError saying why there is none."""
+        if self.problem is not None:
+            raise DomainError(self.problem, problem_message(self), field="recipient")
+        assert self.sms_number is not None
+        return self.sms_number
+
+
+def default_appointment_contact(task_contact_id: int | None, job_contact_id: int | None) -> int | None:
+    """The task contact, else the job contact, else None: the client."""
+    return task_contact_id if task_contact_id is not None else job_contact_id
+
+
+def default_time_entry_recipient(
+    client_id: int,
+    appointment_contact: RecipientRef | None,
+    task_contact_id: int | None,
+    job_contact_id: int | None,
+) -> RecipientRef:
+    """The appointment's contact when the entry came from one, else task, job contact, client."""
+    if appointment_contact is not None:
+        return appointment_contact
+    return RecipientRef.for_contact(
+        default_appointment_contact(task_contact_id, job_contact_id), client_id
+    )
+
+
+def eligibility(sms_number: str | None, opted_out: bool) -> ErrorCode | None:
+    if not sms_number:
+        return ErrorCode.NO_SMS_NUMBER
+    if not is_sms_number(sms_number):
+        return ErrorCode.INVALID_SMS_NUMBER
+    if opted_out:
+        return ErrorCode.OPTED_OUT
+    return None
+
+
+def problem_message(recipient: Recipient) -> str:
+    match recipient.problem:
+        case ErrorCode.NO_SMS_NUMBER:
+            return f"{recipient.name} has no SMS number."
+        case ErrorCode.INVALID_SMS_NUMBER:
+            return (f"{recipient.name}'s SMS number {recipient.sms_number} is not a valid "
+                    "New Zealand or Australian mobile number.")
+        case ErrorCode.OPTED_OUT:
+            return f"{recipient.name} has opted out of SMS messages (replied STOP)."
+    return ""
+
+
+def client_sms_number(client: Client) -> str | None:
+    """The client's SMS number: its E.164 when valid, else the raw mobile so it shows as invalid."""
+    if client.sms_number:
+        return client.sms_number
+    raw = " ".join(p for p in (client.mobile_country_code, client.mobile_number) if p)
+    return raw or None
+
+
+def client_recipient(client: Client, opted_out: set[str]) -> Recipient:
+    number = client_sms_number(client)
+    is_out = number in opted_out
+    return Recipient(RecipientKind.CLIENT, client.id, client.id, client.name, number, is_out,
+                     eligibility(number, is_out))
+
+
+def contact_recipient(contact: Contact, opted_out: set[str]) -> Recipient:
+    number = contact.sms_number
+    is_out = number in opted_out
+    return Recipient(RecipientKind.CONTACT, contact.id, contact.client_id, contact.name, number,
+                     is_out, eligibility(number, is_out))
+
+
+async def opted_out_numbers(session: AsyncSession, numbers: Iterable[str | None]) -> set[str]:
+    wanted = {n for n in numbers if n}
+    if not wanted:
+        return set()
+    rows = await session.exec(
+        select(OptOut.number).where(col(OptOut.number).in_(wanted), OptOut.opted_out == True)  # noqa: E712
+    )
+    return set(rows.all())
+
+
+async def load_recipient(session: AsyncSession, ref: RecipientRef) -> Recipient | None:
+    if ref.kind is RecipientKind.CLIENT:
+        client = await session.get(Client, ref.id)
+        if client is None:
+            return None
+        return client_recipient(client, await opted_out_numbers(session, [client_sms_number(client)]))
+    contact = await session.get(Contact, ref.id)
+    if contact is None:
+        return None
+    return contact_recipient(contact, await opted_out_numbers(session, [contact.sms_number]))
+
+
+async def recipient_of_client(
+    session: AsyncSession, client_id: int, ref: RecipientRef, active_only: bool = True
+) -> Recipient:
+    """The recipient, checked to be the client or one of its (active) contacts: INVALID_RECIPIENT else."""
+    recipient = await load_recipient(session, ref)
+    if recipient is None or recipient.client_id != client_id:
+        raise DomainError(ErrorCode.INVALID_RECIPIENT,
+                          "The recipient is neither the client nor one of the client's contacts.",
+                          field="recipient")
+    if active_only and ref.kind is RecipientKind.CONTACT:
+        contact = await session.get(Contact, ref.id)
+        if contact is not None and not contact.active:
+            raise DomainError(ErrorCode.INVALID_RECIPIENT, f"{contact.name} is no longer active.",
+                              field="recipient")
+    return recipient
+
+
+async def recipients_of_client(session: AsyncSession, client_id: int) -> list[Recipient]:
+    """The client itself and its active contacts, by name."""
+    client = await session.get(Client, client_id)
+    if client is None:
+        return []
+    contacts = (
+        await session.exec(
+            select(Contact).where(Contact.client_id == client_id, Contact.active == True)  # noqa: E712
+            .order_by(Contact.name, Contact.id)
+        )
+    ).all()
+    out = await opted_out_numbers(session, [client_sms_number(client)] +
+                                  [c.sms_number for c in contacts])
+    return [client_recipient(client, out)] + [contact_recipient(c, out) for c in contacts]

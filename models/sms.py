@@ -1,0 +1,114 @@
+"""Templates, reminder events, messages, opt-outs and inbound replies."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.columns import UtcDateTime, enum_column, utcnow
+from models.enums import OptOutMethod, RecipientKind, SmsSource, SmsStatus, SmsTemplateKind
+
+
+class SmsTemplate(SQLModel, table=True):
+    __tablename__ = "sms_template"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    kind: SmsTemplateKind = Field(sa_type=enum_column(SmsTemplateKind))
+    body: str = Field(max_length=2000)
+    active: bool = True
+
+
+class ReminderEvent(SQLModel, table=True):
+    __tablename__ = "reminder_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    description: str = Field(max_length=300)
+    interval_days: int = 1
+    template_id: int = Field(foreign_key="sms_template.id")
+    run_at: time
+    enabled: bool = True
+    last_run_on: date | None = None
+
+
+class SmsMessage(SQLModel, table=True):
+    """One SMS, written before it is attempted; its status only ever moves forward."""
+
+    __tablename__ = "sms_message"
+    __table_args__ = (
+        # A reminder event reaches a job once per run date, whatever retries or races happen.
+        sa.UniqueConstraint("job_id", "reminder_event_id", "run_date", name="uq_sms_reminder_once"),
+        # A retried send with the same key is the same message.
+        sa.UniqueConstraint("sent_by_id", "idempotency_key", name="uq_sms_idempotency"),
+        sa.Index("ix_sms_message_status_created", "status", "created_at"),
+        sa.Index("ix_sms_message_created", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    to_number: str = Field(max_length=40, index=True)
+    body: str = Field(max_length=2000)
+    status: SmsStatus = Field(default=SmsStatus.QUEUED, sa_type=enum_column(SmsStatus))
+    error_code: str | None = Field(default=None, max_length=40)
+    error_message: str | None = Field(default=None, max_length=500)
+    source: SmsSource = Field(sa_type=enum_column(SmsSource))
+    recipient_kind: RecipientKind | None = Field(
+        default=None, sa_type=enum_column(RecipientKind)
+    )
+    recipient_id: int | None = None
+    client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
+    appointment_id: int | None = Field(default=None, foreign_key="appointment.id", index=True)
+    time_entry_id: int | None = Field(default=None, foreign_key="time_entry.id")
+    job_id: int | None = Field(default=None, foreign_key="job.id")
+    sent_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    reminder_event_id: int | None = Field(default=None, foreign_key="reminder_event.id")
+    run_date: date | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    accuracy_meters: float | None = None
+    location_captured_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    segments: int = 1
+    encoding: str = Field(default="GSM-7", max_length=8)
+    provider_message_id: str | None = Field(
+        default=None, max_length=64, sa_column_kwargs={"unique": True}
+    )
+    idempotency_key: str | None = Field(default=None, max_length=128)
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class SmsMessageAppointment(SQLModel, table=True):
+    """Every appointment a message is about: one for a manual send, all the job's for a reminder."""
+
+    __tablename__ = "sms_message_appointment"
+
+    message_id: int = Field(foreign_key="sms_message.id", primary_key=True)
+    appointment_id: int = Field(foreign_key="appointment.id", primary_key=True, index=True)
+
+
+class OptOut(SQLModel, table=True):
+    __tablename__ = "opt_out"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=16, sa_column_kwargs={"unique": True})
+    opted_out: bool = True
+    method: OptOutMethod = Field(sa_type=enum_column(OptOutMethod))
+    opted_out_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    opted_in_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class InboundMessage(SQLModel, table=True):
+    __tablename__ = "inbound_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    from_number: str = Field(max_length=40, index=True)
+    to_number: str = Field(max_length=40)
+    body: str = Field(max_length=2000)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    provider_message_id: str | None = Field(
+        default=None, max_length=64, sa_column_kwargs={"unique": True}
+    )

@@ -1,0 +1,75 @@
+"""What an SMS is about: an appointment or a time entry, with everything around it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.clients import Client
+from models.company import GlobalSettings, User
+from models.errors import DomainError, ErrorCode
+from models.recipients import Recipient, RecipientRef, default_time_entry_recipient
+from models.templates import TemplateValues
+from models.work import Appointment, Job, Task, TimeEntry
+
+
+@dataclass(frozen=True)
+class Subject:
+    job: Job
+    client: Client
+    user: User
+    task: Task | None
+    appointment: Appointment | None
+    time_entry: TimeEntry | None
+    default_recipient: RecipientRef
+
+    @property
+    def owner_id(self) -> int:
+        return (self.appointment or self.time_entry).user_id
+
+    def values(self, recipient: Recipient | None, company: GlobalSettings) -> TemplateValues:
+        start = self.appointment.start if self.appointment else self.time_entry.start
+        return TemplateValues(
+            client_name=self.client.name,
+            contact_name=recipient.name if recipient else "",
+            appointment_start=start,
+            job_title=self.job.title,
+            task_name=self.task.name if self.task else "",
+            user_name=self.user.name,
+            company_name=company.company_name,
+            time_zone=company.time_zone,
+        )
+
+
+async def load_subject(
+    session: AsyncSession, appointment_id: int | None, time_entry_id: int | None
+) -> Subject:
+    """The appointment or time entry an SMS is about; exactly one of the two must be given."""
+    if (appointment_id is None) == (time_entry_id is None):
+        raise DomainError(ErrorCode.INVALID_INPUT,
+                          "Give either an appointment or a time entry.", field="appointmentId")
+    time_entry = None
+    if time_entry_id is not None:
+        time_entry = await session.get(TimeEntry, time_entry_id)
+        if time_entry is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "No such time entry.", field="timeEntryId")
+        appointment_id = time_entry.appointment_id
+    appointment = await session.get(Appointment, appointment_id) if appointment_id else None
+    if time_entry is None and appointment is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such appointment.", field="appointmentId")
+    work = time_entry or appointment
+    job = await session.get(Job, work.job_id)
+    client = await session.get(Client, job.client_id)
+    task = await session.get(Task, work.task_id) if work.task_id else None
+    user = await session.get(User, work.user_id)
+    appointment_contact = (
+        RecipientRef.for_contact(appointment.contact_id, client.id) if appointment else None
+    )
+    if time_entry is None:
+        default = appointment_contact
+    else:
+        default = default_time_entry_recipient(
+            client.id, appointment_contact, task.contact_id if task else None, job.contact_id)
+    return Subject(job=job, client=client, user=user, task=task, appointment=appointment,
+                   time_entry=time_entry, default_recipient=default)

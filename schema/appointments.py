@@ -1,0 +1,193 @@
+"""Jobs, tasks, appointments and time entries as the API shows them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from models import Appointment as AppointmentRow
+from models import Job as JobRow
+from models import Task as TaskRow
+from models import TimeEntry as TimeEntryRow
+from models.recipients import RecipientRef, default_time_entry_recipient
+from schema.clients import Client, Contact, Recipient, recipient_for
+from schema.context import Info
+from schema.messages import Activity, SmsMessage
+from schema.people import User, user_by_id
+
+
+async def contact_by_id(info: Info, contact_id: int | None) -> Contact | None:
+    if contact_id is None:
+        return None
+    row = await info.context.loaders.contacts.load(contact_id)
+    return Contact(row=row) if row else None
+
+
+@strawberry.type
+class Job:
+    row: strawberry.Private[JobRow]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.row.title
+
+    @strawberry.field
+    async def client(self, info: Info) -> Client:
+        return Client(row=await info.context.loaders.clients.load(self.row.client_id))
+
+    @strawberry.field
+    async def contact(self, info: Info) -> Contact | None:
+        return await contact_by_id(info, self.row.contact_id)
+
+    @strawberry.field
+    def latitude(self) -> float | None:
+        return self.row.latitude
+
+    @strawberry.field
+    def longitude(self) -> float | None:
+        return self.row.longitude
+
+
+@strawberry.type
+class Task:
+    row: strawberry.Private[TaskRow]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    async def job(self, info: Info) -> Job:
+        return Job(row=await info.context.loaders.jobs.load(self.row.job_id))
+
+    @strawberry.field
+    async def contact(self, info: Info) -> Contact | None:
+        return await contact_by_id(info, self.row.contact_id)
+
+
+async def task_by_id(info: Info, task_id: int | None) -> Task | None:
+    if task_id is None:
+        return None
+    row = await info.context.loaders.tasks.load(task_id)
+    return Task(row=row) if row else None
+
+
+async def appointment_contact(info: Info, row: AppointmentRow) -> RecipientRef:
+    job = await info.context.loaders.jobs.load(row.job_id)
+    return RecipientRef.for_contact(row.contact_id, job.client_id)
+
+
+@strawberry.type
+class Appointment:
+    row: strawberry.Private[AppointmentRow]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    async def user(self, info: Info) -> User:
+        return await user_by_id(info, self.row.user_id)
+
+    @strawberry.field
+    async def job(self, info: Info) -> Job:
+        return Job(row=await info.context.loaders.jobs.load(self.row.job_id))
+
+    @strawberry.field
+    async def task(self, info: Info) -> Task | None:
+        return await task_by_id(info, self.row.task_id)
+
+    @strawberry.field
+    def start(self) -> datetime:
+        return self.row.start
+
+    @strawberry.field
+    def end(self) -> datetime:
+        return self.row.end
+
+    @strawberry.field(description="The appointment's contact; the default recipient of every SMS "
+                      "about it.")
+    async def contact(self, info: Info) -> Recipient:
+        return Recipient(rule=await recipient_for(info, await appointment_contact(info, self.row)))
+
+    @strawberry.field
+    def sms_reminder(self) -> bool:
+        return self.row.sms_reminder
+
+    @strawberry.field(description="How many SMS messages were sent for this appointment (manual "
+                      "and reminders).")
+    async def sms_count(self, info: Info) -> int:
+        return await info.context.loaders.sms_counts.load(self.row.id)
+
+    @strawberry.field(description="Message history, newest first.")
+    async def sms_messages(self, info: Info) -> list[SmsMessage]:
+        rows = await info.context.loaders.appointment_messages.load(self.row.id)
+        return [SmsMessage(row=r) for r in rows]
+
+    @strawberry.field
+    async def activities(self, info: Info) -> list[Activity]:
+        rows = await info.context.loaders.appointment_messages.load(self.row.id)
+        return [Activity(row=r) for r in rows]
+
+
+async def time_entry_recipient(info: Info, row: TimeEntryRow) -> RecipientRef:
+    loaders = info.context.loaders
+    job = await loaders.jobs.load(row.job_id)
+    appointment = await loaders.appointments.load(row.appointment_id) if row.appointment_id else None
+    task = await loaders.tasks.load(row.task_id) if row.task_id else None
+    return default_time_entry_recipient(
+        job.client_id,
+        RecipientRef.for_contact(appointment.contact_id, job.client_id) if appointment else None,
+        task.contact_id if task else None,
+        job.contact_id,
+    )
+
+
+@strawberry.type
+class TimeEntry:
+    row: strawberry.Private[TimeEntryRow]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    async def user(self, info: Info) -> User:
+        return await user_by_id(info, self.row.user_id)
+
+    @strawberry.field
+    async def job(self, info: Info) -> Job:
+        return Job(row=await info.context.loaders.jobs.load(self.row.job_id))
+
+    @strawberry.field
+    async def task(self, info: Info) -> Task | None:
+        return await task_by_id(info, self.row.task_id)
+
+    @strawberry.field
+    async def appointment(self, info: Info) -> Appointment | None:
+        if self.row.appointment_id is None:
+            return None
+        row = await info.context.loaders.appointments.load(self.row.appointment_id)
+        return Appointment(row=row) if row else None
+
+    @strawberry.field
+    def start(self) -> datetime:
+        return self.row.start
+
+    @strawberry.field
+    def end(self) -> datetime:
+        return self.row.end
+
+    @strawberry.field(description="Appointment contact when the entry came from one, else the task "
+                      "or job contact, else the client.")
+    async def default_recipient(self, info: Info) -> Recipient:
+        return Recipient(rule=await recipient_for(info, await time_entry_recipient(info, self.row)))

@@ -1,0 +1,1 @@
+"""The write side of the API: every mutation returns a payload with `errors`."""

@@ -1,0 +1,162 @@
+"""The Admin Console: SMS templates and reminder scheduled events."""
+
+from __future__ import annotations
+
+from datetime import time
+
+import strawberry
+from sqlmodel import select
+
+from models import ReminderEvent as ReminderEventRow
+from models import SmsTemplate as SmsTemplateRow
+from models.enums import SmsTemplateKind as SmsTemplateKindEnum
+from models.errors import DomainError, ErrorCode
+from models.reminder_rules import check_event_template, check_interval, check_run_at
+from models.templates import validate_template
+from schema.context import Info
+from schema.errors import UserError, user_errors
+from schema.ids import row_id
+from schema.messages import ReminderEvent, SmsTemplate, SmsTemplateKind
+from schema.mutations.clients import existing, required_name
+from schema.permissions import IsAuthenticated, require_admin
+
+MAX_TEMPLATE_LENGTH = 2000
+
+
+@strawberry.input
+class SmsTemplateInput:
+    name: str | None = None
+    kind: SmsTemplateKind | None = None
+    body: str | None = None
+    active: bool | None = None
+
+
+@strawberry.type
+class SmsTemplatePayload:
+    template: SmsTemplate | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class ReminderEventInput:
+    description: str | None = None
+    interval_days: int | None = None
+    template_id: strawberry.ID | None = None
+    run_at: time | None = None
+    enabled: bool | None = None
+
+
+@strawberry.type
+class ReminderEventPayload:
+    event: ReminderEvent | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def template_body(body: str) -> str:
+    if len(body) > MAX_TEMPLATE_LENGTH:
+        raise DomainError(ErrorCode.MESSAGE_TOO_LONG, "A template is at most 2000 characters.",
+                          field="body")
+    validate_template(body)
+    return body
+
+
+async def administrator(info: Info, reminders: bool = False) -> None:
+    _, profile = info.context.require_user()
+    require_admin(profile)
+    if reminders:
+        await info.context.require_reminders_enabled()
+    else:
+        await info.context.require_sms_enabled()
+
+
+async def events_using(session, template_id: int) -> list[ReminderEventRow]:
+    return list((await session.exec(
+        select(ReminderEventRow).where(ReminderEventRow.template_id == template_id,
+                                       ReminderEventRow.enabled == True))).all())  # noqa: E712
+
+
+def description(text: str | None) -> str:
+    text = (text or "").strip()
+    if not text or len(text) > 300:
+        raise DomainError(ErrorCode.INVALID_INPUT, "A description of 1 to 300 characters is needed.",
+                          field="description")
+    return text
+
+
+@strawberry.type
+class AdminMutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @user_errors(SmsTemplatePayload)
+    async def create_sms_template(self, info: Info, input: SmsTemplateInput) -> SmsTemplatePayload:
+        await administrator(info)
+        if input.kind is None:
+            raise DomainError(ErrorCode.INVALID_INPUT, "Choose the template's kind.", field="kind")
+        row = SmsTemplateRow(name=required_name(input.name), kind=input.kind,
+                             body=template_body(input.body or ""),
+                             active=input.active if input.active is not None else True)
+        async with info.context.sessions.begin() as session:
+            session.add(row)
+        return SmsTemplatePayload(template=SmsTemplate(row=row))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @user_errors(SmsTemplatePayload)
+    async def update_sms_template(self, info: Info, id: strawberry.ID,
+                                  input: SmsTemplateInput) -> SmsTemplatePayload:
+        await administrator(info)
+        async with info.context.sessions.begin() as session:
+            row = await existing(session, SmsTemplateRow, id, "template")
+            if input.name is not None:
+                row.name = required_name(input.name)
+            if input.body is not None:
+                row.body = template_body(input.body)
+            if input.kind is not None:
+                row.kind = input.kind
+            if input.active is not None:
+                row.active = input.active
+            in_use = await events_using(session, row.id)
+            if in_use and (not row.active or row.kind is not SmsTemplateKindEnum.REMINDER_EVENT):
+                raise DomainError(ErrorCode.INVALID_TEMPLATE,
+                                  f"The reminder event {in_use[0].description!r} uses this "
+                                  "template; choose another template for it first.", field="active")
+        return SmsTemplatePayload(template=SmsTemplate(row=row))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @user_errors(ReminderEventPayload)
+    async def create_reminder_event(self, info: Info,
+                                    input: ReminderEventInput) -> ReminderEventPayload:
+        await administrator(info, reminders=True)
+        if input.interval_days is None or input.run_at is None or input.template_id is None:
+            raise DomainError(ErrorCode.INVALID_INPUT,
+                              "A reminder event needs an interval, a template and a time to run.",
+                              field="intervalDays" if input.interval_days is None else
+                              "runAt" if input.run_at is None else "templateId")
+        async with info.context.sessions.begin() as session:
+            template = check_event_template(
+                await session.get(SmsTemplateRow, row_id(input.template_id, "templateId")))
+            row = ReminderEventRow(
+                description=description(input.description),
+                interval_days=check_interval(input.interval_days), template_id=template.id,
+                run_at=check_run_at(input.run_at),
+                enabled=input.enabled if input.enabled is not None else True)
+            session.add(row)
+        return ReminderEventPayload(event=ReminderEvent(row=row))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @user_errors(ReminderEventPayload)
+    async def update_reminder_event(self, info: Info, id: strawberry.ID,
+                                    input: ReminderEventInput) -> ReminderEventPayload:
+        await administrator(info, reminders=True)
+        async with info.context.sessions.begin() as session:
+            row = await existing(session, ReminderEventRow, id, "reminder event")
+            if input.description is not None:
+                row.description = description(input.description)
+            if input.interval_days is not None:
+                row.interval_days = check_interval(input.interval_days)
+            if input.template_id is not None:
+                row.template_id = check_event_template(
+                    await session.get(SmsTemplateRow, row_id(input.template_id, "templateId"))).id
+            if input.run_at is not None:
+                row.run_at = check_run_at(input.run_at)
+            if input.enabled is not None:
+                row.enabled = input.enabled
+        return ReminderEventPayload(event=ReminderEvent(row=row))

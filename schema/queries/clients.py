@@ -1,0 +1,152 @@
+"""Clients, contacts, the Contact Bulk Updates grid and phone checks."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy import or_
+from sqlmodel import col, exists, select
+
+from models import Client as ClientRow
+from models import Contact as ContactRow
+from models import OptOut
+from models.contact_numbers import has_invalid_number, sms_differs_from_mobile
+from models.enums import ContactCategory as ContactCategoryEnum
+from models.phone import check_phone
+from schema.clients import Client, Contact, PhoneNumberCheck
+from schema.context import Info
+from schema.ids import row_id
+from schema.pagination import Keyset, PageInfo, fetch_page, page_size
+from schema.permissions import IsAuthenticated, coded_errors, require_edit_contact
+
+ContactCategory = strawberry.enum(ContactCategoryEnum, name="ContactCategory")
+
+
+@strawberry.input
+class ClientFilter:
+    search: str | None = None
+    active: bool | None = None
+    sms_reminders: bool | None = None
+
+
+@strawberry.input
+class ContactFilter:
+    category: ContactCategory | None = ContactCategoryEnum.ALL
+    search: str | None = None
+
+
+@strawberry.type
+class ClientConnection:
+    total_count: int
+    page_info: PageInfo
+    nodes: list[Client]
+
+
+@strawberry.type
+class ContactConnection:
+    total_count: int
+    page_info: PageInfo
+    nodes: list[Contact]
+
+
+def like(text: str) -> str:
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def clients_matching(filter: ClientFilter | None):
+    stmt = select(ClientRow)
+    if filter is None:
+        return stmt
+    if filter.search and filter.search.strip():
+        stmt = stmt.where(col(ClientRow.name).ilike(like(filter.search), escape="\\"))
+    if filter.active is not None:
+        stmt = stmt.where(ClientRow.active == filter.active)
+    if filter.sms_reminders is not None:
+        stmt = stmt.where(ClientRow.sms_reminders == filter.sms_reminders)
+    return stmt
+
+
+CLIENT_ORDER = Keyset(col(ClientRow.name), col(ClientRow.id))
+CONTACT_ORDER = Keyset(col(ContactRow.name), col(ContactRow.id))
+# Categories that need the phone rules, which live in Python, not SQL.
+RULE_CATEGORIES = {
+    ContactCategoryEnum.INVALID_NUMBER: has_invalid_number,
+    ContactCategoryEnum.SMS_DIFFERS_FROM_MOBILE: sms_differs_from_mobile,
+}
+
+
+def contacts_matching(filter: ContactFilter | None):
+    category = (filter.category if filter else None) or ContactCategoryEnum.ALL
+    stmt = select(ContactRow).where(ContactRow.active == True)  # noqa: E712
+    if filter and filter.search and filter.search.strip():
+        pattern = like(filter.search)
+        stmt = stmt.where(or_(*(col(c).ilike(pattern, escape="\\") for c in (
+            ContactRow.name, ContactRow.phone, ContactRow.mobile, ContactRow.sms_number))))
+    if category is ContactCategoryEnum.MISSING_SMS_NUMBER:
+        stmt = stmt.where(col(ContactRow.sms_number).is_(None))
+    elif category is ContactCategoryEnum.OPTED_OUT:
+        stmt = stmt.where(exists().where(OptOut.number == ContactRow.sms_number,
+                                         OptOut.opted_out == True))  # noqa: E712
+    return stmt, RULE_CATEGORIES.get(category)
+
+
+@strawberry.type
+class ClientsQuery:
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    @coded_errors
+    async def client(self, info: Info, id: strawberry.ID) -> Client | None:
+        row = await info.context.loaders.clients.load(row_id(id, "id"))
+        return Client(row=row) if row else None
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    @coded_errors
+    async def clients(self, info: Info, filter: ClientFilter | None = None, first: int | None = 50,
+                      after: str | None = None) -> ClientConnection:
+        async with info.context.sessions() as session:
+            total, rows, page = await fetch_page(session, clients_matching(filter), CLIENT_ORDER,
+                                                 first, after, "name")
+        info.context.loaders.prime(ClientRow, rows)
+        return ClientConnection(total_count=total, page_info=page, nodes=[Client(row=r) for r in rows])
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    @coded_errors
+    async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
+        row = await info.context.loaders.contacts.load(row_id(id, "id"))
+        return Contact(row=row) if row else None
+
+    @strawberry.field(permission_classes=[IsAuthenticated],
+                      description="The Contact Bulk Updates grid: active contacts, filtered by "
+                      "category.")
+    @coded_errors
+    async def contacts_for_bulk_update(
+        self, info: Info, filter: ContactFilter | None = None, first: int | None = 50,
+        after: str | None = None,
+    ) -> ContactConnection:
+        _, profile = info.context.require_user()
+        await info.context.require_sms_enabled()
+        require_edit_contact(profile)
+        stmt, rule = contacts_matching(filter)
+        async with info.context.sessions() as session:
+            if rule is None:
+                total, rows, page = await fetch_page(session, stmt, CONTACT_ORDER, first, after,
+                                                     "name")
+            else:
+                total, rows, page = await rule_page(session, stmt, rule, first, after)
+        info.context.loaders.prime(ContactRow, rows)
+        return ContactConnection(total_count=total, page_info=page,
+                                 nodes=[Contact(row=r) for r in rows])
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    def check_phone_number(self, input: str, country_code: str | None = None) -> PhoneNumberCheck:
+        return PhoneNumberCheck.from_check(check_phone(input, country_code))
+
+
+async def rule_page(session, stmt, rule, first, after):
+    """Filter by a phone rule in Python, paging the survivors by the same keyset as SQL."""
+    size = page_size(first)
+    total = sum(1 for c in (await session.exec(stmt)).all() if rule(c))
+    ordered = CONTACT_ORDER.order(CONTACT_ORDER.after(stmt, after))
+    matching = [c for c in (await session.exec(ordered)).all() if rule(c)]
+    rows = matching[:size]
+    end = CONTACT_ORDER.cursor(rows[-1].name, rows[-1].id) if rows else None
+    return total, rows, PageInfo(has_next_page=len(matching) > size, end_cursor=end)
