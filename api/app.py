@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Any
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from arq.worker import Worker, create_worker
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -21,6 +23,7 @@ from strawberry.asgi import GraphQL
 
 from api.auth import BearerTokenBackend, SignedInUser
 from api.limits import BodySizeLimit
+from jobs.worker import WorkerSettings
 from models.config import Settings, get_settings
 from models.db import Sessions, create_engine, session_factory
 from schema import build_schema
@@ -49,9 +52,19 @@ async def close_services(services: Services) -> None:
     await services.engine.dispose()
 
 
+def start_worker(services: Services) -> Worker:
+    """An arq worker in this process, sharing the API's Redis pool (embedded defaults)."""
+    worker = create_worker(WorkerSettings, redis_pool=services.queue, handle_signals=False)
+    asyncio.get_running_loop().create_task(worker.async_run())
+    return worker
+
+
 class GraphQLApp(GraphQL):
-    def __init__(self, services: Callable[[], Services], production: bool):
-        super().__init__(build_schema(production), graphql_ide=None if production else "graphiql",
+    def __init__(self, services: Callable[[], Services], settings: Settings):
+        # Introspection and GraphiQL help developers and attackers alike: development only.
+        development = settings.environment == "development"
+        super().__init__(build_schema(settings.production, introspection=development),
+                         graphql_ide="graphiql" if development else None,
                          allow_queries_via_get=False,
                          subscription_protocols=("graphql-transport-ws",))
         self.services = services
@@ -83,9 +96,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             yield
             return
         holder["services"] = opened = await open_services(settings)
+        worker = start_worker(opened) if settings.embedded_worker else None
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.close()
             await close_services(opened)
 
     async def healthz(request: Request) -> JSONResponse:
@@ -103,7 +119,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return JSONResponse({"status": "ready" if ready else "unavailable", **checks},
                             status_code=200 if ready else 503)
 
-    graphql = GraphQLApp(current, settings.production)
+    graphql = GraphQLApp(current, settings)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),

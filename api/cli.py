@@ -52,6 +52,8 @@ def serve(args: argparse.Namespace) -> int:
     try:
         # The app reads REDIS_URL through get_settings(), so hand it the embedded server there.
         os.environ["REDIS_URL"] = redis_url
+        if embedded is not None:
+            os.environ["EMBEDDED_WORKER"] = "true"
         get_settings.cache_clear()
         print(f"GraphiQL: http://{args.host}:{args.port}/graphql", file=sys.stderr)
         uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port)

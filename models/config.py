@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     secret_key: str = PLACEHOLDER_SECRET
     token_ttl_hours: int = 24 * 30
     max_body_bytes: int = 256 * 1024
+    # Run an arq worker inside the API process; `serve` turns it on with its embedded Redis.
+    embedded_worker: bool = False
 
     @property
     def production(self) -> bool:

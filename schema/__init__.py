@@ -45,7 +45,8 @@ def shown_to_clients(error: GraphQLError) -> bool:
     return "code" in (error.extensions or {})
 
 
-def build_schema(production: bool = False) -> strawberry.Schema:
+def build_schema(production: bool = False, introspection: bool = True) -> strawberry.Schema:
+    """`introspection` is for development only; `production` also hides unexpected errors."""
     # Factories, not instances: each request gets its own; the caches are shared module-wide.
     extensions = [
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
@@ -54,9 +55,10 @@ def build_schema(production: bool = False) -> strawberry.Schema:
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ]
+    if production or not introspection:
+        extensions.append(DisableIntrospection)
     if production:
-        extensions += [DisableIntrospection,
-                       lambda: MaskErrors(should_mask_error=lambda e: not shown_to_clients(e))]
+        extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not shown_to_clients(e)))
     return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription,
                              extensions=extensions)
 

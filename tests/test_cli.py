@@ -46,7 +46,7 @@ class Run:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request, tmp_path):
+async def cli_database_url(request, tmp_path):
     """An empty database: a SQLite file, or a scratch database on the DATABASE_URL server."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'cli.db'}"
@@ -67,9 +67,9 @@ async def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def cli(database_url, tmp_path):
+def cli(cli_database_url, tmp_path):
     """Runs `python -m api.cli ARGS` in an empty directory, so no .env is read."""
-    env = {**os.environ, "DATABASE_URL": database_url, "ENVIRONMENT": "test",
+    env = {**os.environ, "DATABASE_URL": cli_database_url, "ENVIRONMENT": "test",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
     async def run(*args: str) -> Run:
@@ -85,8 +85,8 @@ def cli(database_url, tmp_path):
 
 
 @pytest.fixture
-async def sessions(database_url):
-    engine = create_engine(database_url)
+async def cli_sessions(cli_database_url):
+    engine = create_engine(cli_database_url)
     yield session_factory(engine)
     await engine.dispose()
 
@@ -123,13 +123,13 @@ async def appointments_of(sessions, email: str) -> list[tuple[Appointment, Job, 
 # --- migrate and seed-demo ---------------------------------------------------------------------
 
 
-async def test_migrate_then_seed_demo_twice_adds_the_company_once(cli, sessions):
+async def test_migrate_then_seed_demo_twice_adds_the_company_once(cli, cli_sessions):
     migrated = await cli("migrate")
     assert migrated.status == 0, migrated.err
-    assert await count(sessions, User) == 0
+    assert await count(cli_sessions, User) == 0
 
     first = await cli("seed-demo")
-    after_first = await table_counts(sessions)
+    after_first = await table_counts(cli_sessions)
     second = await cli("seed-demo")
 
     assert (first.status, second.status) == (0, 0), first.err + second.err
@@ -137,11 +137,11 @@ async def test_migrate_then_seed_demo_twice_adds_the_company_once(cli, sessions)
     assert "already present" in second.err
     assert after_first["User"] == 3
     assert after_first["Client"] >= 8
-    assert await table_counts(sessions) == after_first
+    assert await table_counts(cli_sessions) == after_first
 
 
-async def test_demo_logins_sign_in_with_their_profiles(seeded, sessions):
-    async with sessions() as session:
+async def test_demo_logins_sign_in_with_their_profiles(seeded, cli_sessions):
+    async with cli_sessions() as session:
         rows = (await session.exec(select(User, Profile).join(Profile))).all()
         company = await session.get(GlobalSettings, 1)
     profiles = {user.email: profile for user, profile in rows}
@@ -161,9 +161,9 @@ async def test_demo_logins_sign_in_with_their_profiles(seeded, sessions):
 
 
 @pytest.mark.parametrize("email", ["office@example.com", "tech@example.com"])
-async def test_demo_users_have_two_weeks_of_appointments(seeded, sessions, email):
+async def test_demo_users_have_two_weeks_of_appointments(seeded, cli_sessions, email):
     now = datetime.now(UTC)
-    rows = await appointments_of(sessions, email)
+    rows = await appointments_of(cli_sessions, email)
     upcoming = [row for row in rows if now < row[0].start < now + timedelta(days=15)]
     numbers = [contact.sms_number if contact else client.sms_number
                for _, _, client, contact in upcoming]
@@ -174,13 +174,13 @@ async def test_demo_users_have_two_weeks_of_appointments(seeded, sessions, email
     assert sum(number is not None for number in numbers) > len(numbers) / 2
 
 
-async def test_demo_templates_render_to_a_single_sms_for_every_appointment(seeded, sessions):
-    async with sessions() as session:
+async def test_demo_templates_render_to_a_single_sms_for_every_appointment(seeded, cli_sessions):
+    async with cli_sessions() as session:
         templates = (await session.exec(select(SmsTemplate))).all()
         company = await session.get(GlobalSettings, 1)
         users = {user.id: user.name for user in (await session.exec(select(User))).all()}
-    rows = await appointments_of(sessions, "office@example.com")
-    rows += await appointments_of(sessions, "tech@example.com")
+    rows = await appointments_of(cli_sessions, "office@example.com")
+    rows += await appointments_of(cli_sessions, "tech@example.com")
 
     texts = [
         render(template.body, TemplateValues(
@@ -199,7 +199,7 @@ async def test_demo_templates_render_to_a_single_sms_for_every_appointment(seede
 # --- create-user -------------------------------------------------------------------------------
 
 
-async def test_create_user_then_refuse_the_same_email(cli, sessions):
+async def test_create_user_then_refuse_the_same_email(cli, cli_sessions):
     await cli("migrate")
 
     created = await cli("create-user", "--email", "Hine@Example.co.nz", "--name", "Hine",
@@ -210,7 +210,7 @@ async def test_create_user_then_refuse_the_same_email(cli, sessions):
     assert created.status == 0, created.err
     assert again.status == 1
     assert "already exists" in again.err
-    async with sessions() as session:
+    async with cli_sessions() as session:
         users = (await session.exec(
             select(User, Profile).join(Profile).where(User.email == "hine@example.co.nz")
         )).all()
@@ -221,39 +221,39 @@ async def test_create_user_then_refuse_the_same_email(cli, sessions):
     assert not profile.global_administrator
 
 
-async def test_create_admin_user_joins_the_existing_administrator_profile(cli, seeded, sessions):
-    profiles_before = await count(sessions, Profile)
+async def test_create_admin_user_joins_the_administrator_profile(cli, seeded, cli_sessions):
+    profiles_before = await count(cli_sessions, Profile)
 
     result = await cli("create-user", "--email", "boss@example.com", "--name", "Boss",
                        "--password", "pw-for-boss", "--admin")
 
     assert result.status == 0, result.err
-    assert await count(sessions, Profile) == profiles_before
-    async with sessions() as session:
+    assert await count(cli_sessions, Profile) == profiles_before
+    async with cli_sessions() as session:
         profile = (await session.exec(
             select(Profile).join(User).where(User.email == "boss@example.com")
         )).one()
     assert profile.name == "Administrator" and profile.global_administrator
 
 
-async def test_create_admin_user_refuses_a_profile_that_is_not_administrator(cli, seeded, sessions):
+async def test_create_admin_user_refuses_a_non_administrator_profile(cli, seeded, cli_sessions):
     result = await cli("create-user", "--email", "x@example.com", "--name", "X",
                        "--password", "pw", "--profile", "Technician", "--admin")
 
     assert result.status == 1
     assert "not a Global Administrator" in result.err
-    assert await count(sessions, User, User.email == "x@example.com") == 0
+    assert await count(cli_sessions, User, User.email == "x@example.com") == 0
 
 
 # --- backfill-sms-numbers ----------------------------------------------------------------------
 
 
-async def test_backfill_sets_missing_numbers_once(cli, seeded, sessions):
-    contacts = await count(sessions, Contact)
-    had_number = await count(sessions, Contact, Contact.sms_number.is_not(None))
+async def test_backfill_sets_missing_numbers_once(cli, seeded, cli_sessions):
+    contacts = await count(cli_sessions, Contact)
+    had_number = await count(cli_sessions, Contact, Contact.sms_number.is_not(None))
 
     first = await cli("backfill-sms-numbers", "--batch-size", "4")
-    now_have = await count(sessions, Contact, Contact.sms_number.is_not(None))
+    now_have = await count(cli_sessions, Contact, Contact.sms_number.is_not(None))
     second = await cli("backfill-sms-numbers")
 
     assert (first.status, second.status) == (0, 0), first.err + second.err
@@ -263,6 +263,6 @@ async def test_backfill_sets_missing_numbers_once(cli, seeded, sessions):
     assert first.out.strip() == SUMMARY.format(newly_set, had_number, without)
     assert len(first.err.strip().splitlines()) == math.ceil(contacts / 4)
     assert second.out.strip() == SUMMARY.format(0, now_have, without)
-    async with sessions() as session:
+    async with cli_sessions() as session:
         fixed = (await session.exec(select(Contact).where(Contact.name == "Tom Fletcher"))).one()
     assert fixed.sms_number == "+64215550102"

@@ -72,13 +72,13 @@ def test_url_is_an_error_when_not_running():
 
 
 def test_resolve_uses_redis_url_when_set():
-    url, embedded = resolve_redis_url(Settings(redis_url="redis://10.0.0.9:6379/2"))
+    url, embedded = resolve_redis_url(Settings(redis_url="redis://10.0.0.9:6379/2", _env_file=None))
 
     assert (url, embedded) == ("redis://10.0.0.9:6379/2", None)
 
 
 def test_resolve_starts_an_embedded_server_when_redis_url_is_unset():
-    url, embedded = resolve_redis_url(Settings(redis_url=None))
+    url, embedded = resolve_redis_url(Settings(redis_url=None, _env_file=None))
     try:
         assert embedded is not None
         assert url == embedded.url

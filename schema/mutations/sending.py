@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import strawberry
+from sqlalchemy.exc import IntegrityError
 
+from models.channels import SEND_SMS_JOB
+from models.enums import SmsSource as SmsSourceEnum
 from models.errors import DomainError, ErrorCode
+from models.sending import Location, ManualSms, earlier_send, queue_manual_sms
 from schema.context import Info
 from schema.errors import UserError, user_errors
+from schema.ids import optional_row_id
 from schema.messages import SmsMessage, SmsSource
 from schema.mutations.clients import BulkPayload
-from schema.permissions import IsAuthenticated, require_admin
+from schema.permissions import IsAuthenticated, require_admin, require_send_sms
 from schema.queries.sms import RecipientInput
 
 
@@ -49,7 +55,32 @@ class SendSmsPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-NOT_YET = "Sending is not available in this release of the service."
+NOT_YET = "Running reminder events is not available in this release of the service."
+log = logging.getLogger(__name__)
+
+
+def manual_sms(input: SendSmsInput) -> ManualSms:
+    location = input.location
+    return ManualSms(
+        appointment_id=optional_row_id(input.appointment_id, "appointmentId"),
+        time_entry_id=optional_row_id(input.time_entry_id, "timeEntryId"),
+        recipient=input.recipient.ref() if input.recipient else None,
+        template_id=optional_row_id(input.template_id, "templateId"),
+        body=input.body,
+        location=Location(location.latitude, location.longitude, location.accuracy_meters,
+                          location.captured_at) if location else None,
+        idempotency_key=input.idempotency_key,
+        source=input.source or SmsSourceEnum.APP,
+    )
+
+
+async def enqueue_send(info: Info, message_id: int) -> None:
+    """Hand the message to the worker; a QUEUED row that misses this is picked up again later."""
+    try:
+        await info.context.queue.enqueue_job(SEND_SMS_JOB, message_id,
+                                             _job_id=f"{SEND_SMS_JOB}:{message_id}")
+    except Exception:
+        log.exception("could not enqueue message %s; it stays QUEUED", message_id)
 
 
 @strawberry.type
@@ -57,9 +88,23 @@ class SendingMutation:
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @user_errors(SendSmsPayload)
     async def send_sms(self, info: Info, input: SendSmsInput) -> SendSmsPayload:
-        info.context.require_user()
-        await info.context.require_sms_enabled()
-        raise DomainError(ErrorCode.PROVIDER_ERROR, NOT_YET)
+        user, profile = info.context.require_user()
+        company = await info.context.require_sms_enabled()
+        require_send_sms(profile)
+        request = manual_sms(input)
+        try:
+            async with info.context.sessions.begin() as session:
+                message, fresh = await queue_manual_sms(session, request, user, profile, company)
+        except IntegrityError:
+            # A concurrent retry with the same key committed first: answer with its message.
+            async with info.context.sessions() as session:
+                message = await earlier_send(session, user, request.idempotency_key)
+            if message is None:
+                raise
+            fresh = False
+        if fresh:
+            await enqueue_send(info, message.id)
+        return SendSmsPayload(message=SmsMessage(row=message))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated],
                          description="Run a reminder event now (admin); the once-per-day-per-job "

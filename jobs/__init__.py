@@ -1,0 +1,1 @@
+"""The arq worker: sending messages and running reminder events."""
