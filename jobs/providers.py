@@ -30,6 +30,10 @@ class Unreachable(Exception):
     """No answer before the provider could have accepted: safe to try again."""
 
 
+class Uncertain(Exception):
+    """The request went out but no answer came: the provider may have accepted it."""
+
+
 class Provider(Protocol):
     async def send(self, message_id: int, to: str, body: str) -> Accepted: ...
 

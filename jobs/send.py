@@ -1,48 +1,70 @@
-"""The send job: claim a QUEUED message, recheck opt-outs, hand it to the provider."""
+"""The send job: claim a message, recheck opt-outs, hand it to the provider, record the answer."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from jobs.providers import Refused, Unreachable
+from arq import Retry
+
+from jobs.providers import Refused, Uncertain, Unreachable
+from models.columns import utcnow
 from models.enums import SmsStatus
 from models.errors import ErrorCode
-from models.message_status import advance
+from models.message_status import advance, claim, retry_later
 from models.recipients import opted_out_numbers
-from models.sms import SmsMessage
+from models.status_feed import announce
 
+MAX_TRIES = 5
 OPTED_OUT_REASON = "The recipient has opted out of SMS messages (replied STOP)."
+UNREACHABLE_REASON = f"The SMS provider could not be reached after {MAX_TRIES} tries."
+
+
+def backoff(attempt: int, first_seconds: float) -> timedelta:
+    """2 s, 4 s, 8 s, 16 s between the five tries by default."""
+    return timedelta(seconds=first_seconds * 2 ** (attempt - 1))
+
+
+async def settle(ctx: dict[str, Any], message_id: int, status: SmsStatus, **values) -> bool:
+    async with ctx["sessions"].begin() as session:
+        changed = await advance(session, message_id, status, **values)
+    if changed:
+        await announce(ctx.get("redis"), message_id, status)
+    return changed
 
 
 async def send_sms(ctx: dict[str, Any], message_id: int) -> str:
-    """Send one message at most once, whatever retries or second workers do."""
-    sessions = ctx["sessions"]
-    async with sessions.begin() as session:
-        if not await advance(session, message_id, SmsStatus.SENDING):
-            return "not queued"
-        message = await session.get(SmsMessage, message_id)
-        if await opted_out_numbers(session, [message.to_number]):
-            await advance(session, message_id, SmsStatus.FAILED,
-                          error_code=ErrorCode.OPTED_OUT.value, error_message=OPTED_OUT_REASON)
-            return "opted out"
-        message.attempts += 1
-        to, body = message.to_number, message.body
+    """Send one message at most once, whatever retries, restarts or second workers do."""
+    async with ctx["sessions"].begin() as session:
+        message = await claim(session, message_id)
+        if message is None:
+            return "not ours"
+        opted_out = bool(await opted_out_numbers(session, [message.to_number]))
+        to, body, attempt = message.to_number, message.body, message.attempts
+    await announce(ctx.get("redis"), message_id, SmsStatus.SENDING)
+    if opted_out:
+        await settle(ctx, message_id, SmsStatus.FAILED, error_code=ErrorCode.OPTED_OUT.value,
+                     error_message=OPTED_OUT_REASON)
+        return "opted out"
     try:
         accepted = await ctx["provider"].send(message_id, to, body)
     except Refused as refusal:
-        async with sessions.begin() as session:
-            await advance(session, message_id, SmsStatus.FAILED, error_code=refusal.code,
-                          error_message=refusal.reason)
+        await settle(ctx, message_id, SmsStatus.FAILED, error_code=refusal.code,
+                     error_message=refusal.reason)
         return "refused"
+    except Uncertain:
+        # Never resent blindly: the status callback settles it, or the sweeper fails it.
+        return "awaiting callback"
     except Unreachable:
-        async with sessions.begin() as session:
-            await advance(session, message_id, SmsStatus.FAILED,
-                          error_code=ErrorCode.PROVIDER_ERROR.value,
-                          error_message="The SMS provider could not be reached.")
-        return "unreachable"
-    async with sessions.begin() as session:
-        await advance(session, message_id, SmsStatus.SENT,
-                      provider_message_id=accepted.provider_message_id)
-        if accepted.delivered:
-            await advance(session, message_id, SmsStatus.DELIVERED)
+        if attempt >= MAX_TRIES:
+            await settle(ctx, message_id, SmsStatus.FAILED,
+                         error_code=ErrorCode.PROVIDER_ERROR.value, error_message=UNREACHABLE_REASON)
+            return "unreachable"
+        delay = backoff(attempt, ctx.get("backoff_seconds", 2.0))
+        async with ctx["sessions"].begin() as session:
+            await retry_later(session, message_id, utcnow() + delay)
+        raise Retry(defer=delay) from None
+    await settle(ctx, message_id, SmsStatus.SENT, provider_message_id=accepted.provider_message_id)
+    if accepted.delivered:
+        await settle(ctx, message_id, SmsStatus.DELIVERED)
     return "sent"

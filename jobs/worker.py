@@ -4,22 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import func
 
-from jobs.providers import LogProvider
+from jobs.providers import LogProvider, Provider
 from jobs.send import send_sms
-from models.channels import SEND_SMS_JOB
-from models.config import get_settings
+from jobs.sweep import sweep_messages
+from jobs.twilio import TwilioProvider
+from models.channels import SEND_SMS_JOB, SWEEP_MESSAGES_JOB
+from models.config import Settings, get_settings
 from models.db import create_engine, session_factory
 
 
+def provider_for(settings: Settings) -> Provider:
+    return TwilioProvider(settings) if settings.sms_provider == "twilio" else LogProvider()
+
+
 async def startup(ctx: dict[str, Any]) -> None:
-    settings = ctx.get("settings") or get_settings()
-    ctx["settings"] = settings
+    """Fill the context; tests may have put their own settings or provider in it already."""
+    settings = ctx.setdefault("settings", get_settings())
     ctx["engine"] = create_engine(settings.database_url)
     ctx["sessions"] = session_factory(ctx["engine"])
-    ctx["provider"] = ctx.get("provider") or LogProvider()
+    ctx.setdefault("provider", provider_for(settings))
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -33,10 +40,10 @@ def redis_settings() -> RedisSettings:
 
 
 class WorkerSettings:
-    functions = [func(send_sms, name=SEND_SMS_JOB)]
+    functions = [func(send_sms, name=SEND_SMS_JOB, max_tries=20)]
+    cron_jobs = [cron(sweep_messages, name=SWEEP_MESSAGES_JOB, second=30, unique=True,
+                      run_at_startup=True)]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = redis_settings()
-    max_tries = 5
     job_timeout = 60
-

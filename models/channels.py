@@ -1,7 +1,15 @@
 """Names the API and the worker share: arq job names and Redis pub/sub channels."""
 
+from typing import Any
+
 SEND_SMS_JOB = "send_sms"
+SWEEP_MESSAGES_JOB = "sweep_messages"
 RUN_REMINDER_EVENT_JOB = "run_reminder_event"
 
-# Every status change of a message is published here as its id and new status.
+# Every status change of a message is published here as JSON: {"id": ..., "status": ...}.
 SMS_STATUS_CHANNEL = "timetrak-sms:status"
+
+
+async def enqueue_send(redis: Any, message_id: int) -> None:
+    """The job id makes a second enqueue of a waiting job a no-op; the send's claim covers the rest."""
+    await redis.enqueue_job(SEND_SMS_JOB, message_id, _job_id=f"{SEND_SMS_JOB}:{message_id}")

@@ -27,7 +27,7 @@ def clean_number(text: str | None, field: str = "number") -> str | None:
 
 def valid_sms_number(text: str | None, field: str = "smsNumber") -> str | None:
     """An SMS number typed by a user: blank clears it; anything else must be a NZ/AU mobile."""
-    text = clean_number(text)
+    text = clean_number(text, field)
     if text is None:
         return None
     check = check_phone(text)
@@ -53,7 +53,7 @@ def set_on_create(contact: Contact, sms_given: bool) -> None:
 
 def set_mobile(contact: Contact, mobile: str | None, copy_to_sms: bool) -> None:
     """The edit form: with copy ticked the SMS number keeps in step with the mobile."""
-    contact.mobile = clean_number(mobile)
+    contact.mobile = clean_number(mobile, "mobile")
     contact.copy_mobile_to_sms = copy_to_sms
     if copy_to_sms:
         contact.sms_number = sms_number(contact.mobile)
@@ -67,7 +67,7 @@ def set_number(contact: Contact, field: NumberField, value: str | None) -> None:
     """
     old = getattr(contact, field.value)
     follows = contact.sms_number is None or (old is not None and sms_number(old) == contact.sms_number)
-    setattr(contact, field.value, clean_number(value))
+    setattr(contact, field.value, clean_number(value, "value"))
     if follows:
         contact.sms_number = sms_number(value)
 

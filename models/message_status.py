@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -27,21 +27,53 @@ def earlier_than(status: SmsStatus) -> list[SmsStatus]:
 
 async def advance(
     session: AsyncSession, message_id: int, status: SmsStatus, now: datetime | None = None,
-    **values,
+    only_from: list[SmsStatus] | None = None, conditions: tuple = (), **values,
 ) -> bool:
     """Move a message to `status` when that is forward; False when it was already there or past.
 
     One conditional UPDATE, so two workers or a replayed callback cannot both win.
+    `only_from` narrows the statuses it may leave (e.g. only a message still SENDING).
     """
     now = now or utcnow()
+    allowed = [s for s in earlier_than(status) if only_from is None or s in only_from]
     if status is SmsStatus.SENT:
         values.setdefault("sent_at", now)
     if status is SmsStatus.DELIVERED:
         values.setdefault("delivered_at", now)
     result = await session.execute(
         update(SmsMessage)
-        .where(col(SmsMessage.id) == message_id, col(SmsMessage.status).in_(earlier_than(status)))
+        .where(col(SmsMessage.id) == message_id, col(SmsMessage.status).in_(allowed), *conditions)
         .values(status=status, updated_at=now, **values)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+async def claim(session: AsyncSession, message_id: int, now: datetime | None = None) -> SmsMessage | None:
+    """Take a message for sending: QUEUED, or SENDING and due for a retry. None when not ours.
+
+    The conditional UPDATE is the lock: of two workers, or a job run twice, one wins.
+    """
+    now = now or utcnow()
+    result = await session.execute(
+        update(SmsMessage)
+        .where(col(SmsMessage.id) == message_id, or_(
+            SmsMessage.status == SmsStatus.QUEUED,
+            and_(SmsMessage.status == SmsStatus.SENDING, col(SmsMessage.retry_at).is_not(None),
+                 col(SmsMessage.retry_at) <= now)))
+        .values(status=SmsStatus.SENDING, attempts=SmsMessage.attempts + 1, retry_at=None,
+                send_started_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return await session.get(SmsMessage, message_id, populate_existing=True)
+
+
+async def retry_later(session: AsyncSession, message_id: int, at: datetime) -> None:
+    await session.execute(
+        update(SmsMessage)
+        .where(col(SmsMessage.id) == message_id, SmsMessage.status == SmsStatus.SENDING)
+        .values(retry_at=at, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )

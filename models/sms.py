@@ -75,6 +75,10 @@ class SmsMessage(SQLModel, table=True):
     )
     idempotency_key: str | None = Field(default=None, max_length=128)
     attempts: int = 0
+    # SENDING with retry_at set: the provider was unreachable, try again then. SENDING without
+    # it: handed to the provider, outcome awaited from its callback (never sent blindly again).
+    retry_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    send_started_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

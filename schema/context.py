@@ -28,6 +28,14 @@ class Context:
     profile: Profile | None = None
     # The arq pool; sending and reminder runs enqueue through it.
     queue: Any = None
+    # Status changes from every process (schema.feed.StatusFeed), for subscriptions.
+    feed: Any = None
+    # What a websocket client sent with connection_init.
+    connection_params: dict[str, Any] | None = None
+
+    def fresh_loaders(self) -> None:
+        """New DataLoaders: a websocket keeps one context for many events, and data changes."""
+        self.loaders = Loaders(self.sessions, self.settings.time_zone)
 
     def require_user(self) -> tuple[User, Profile]:
         if self.user is None or self.profile is None:

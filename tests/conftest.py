@@ -23,6 +23,7 @@ from api.embedded_redis import EmbeddedRedis
 from models.config import Settings
 from models.db import create_engine, session_factory
 from models.demo import seed_demo
+from schema.feed import StatusFeed
 
 DEMO_LOGINS = {
     "admin": ("admin@example.com", "admin-demo-password"),
@@ -73,7 +74,9 @@ def settings(migrated: str, redis_url: str) -> Settings:
 async def services(settings: Settings) -> AsyncIterator[Services]:
     engine = create_engine(settings.database_url)
     queue = await create_pool(RedisSettings.from_dsn(settings.redis_url))
-    yield Services(settings, engine, session_factory(engine), queue)
+    feed = StatusFeed(queue)
+    yield Services(settings, engine, session_factory(engine), queue, feed)
+    await feed.close()
     await queue.aclose()
     await engine.dispose()
 
@@ -163,3 +166,57 @@ async def office(anonymous: Api) -> Api:
 @pytest.fixture
 async def tech(anonymous: Api) -> Api:
     return await anonymous.login("tech")
+
+
+@pytest.fixture(scope="session")
+def fake_twilio():
+    from tests.fake_twilio import FakeTwilio
+
+    server = FakeTwilio().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def twilio(fake_twilio):
+    """The fake Twilio, reset for this test."""
+    fake_twilio.received.clear()
+    fake_twilio.refuse, fake_twilio.delay, fake_twilio.status = None, 0.0, None
+    return fake_twilio
+
+
+@pytest.fixture
+def twilio_settings(settings: Settings, twilio) -> Settings:
+    from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
+
+    return settings.model_copy(update={
+        "sms_provider": "twilio", "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN, "twilio_from_number": FROM_NUMBER,
+        "twilio_api_base": twilio.base_url, "public_base_url": "https://sms.example.com",
+    })
+
+
+@pytest.fixture
+async def drain(services: Services, twilio_settings: Settings):
+    """Run a real arq worker in burst mode until the queue is empty: `await drain()`."""
+    from arq.worker import Worker
+
+    from jobs.twilio import TwilioProvider
+    from jobs.worker import WorkerSettings
+
+    async def run(settings: Settings = twilio_settings, timeout: float = 2.0,
+                  backoff_seconds: float = 0.0) -> None:
+        provider = TwilioProvider(settings, timeout=timeout)
+        worker = Worker(
+            functions=WorkerSettings.functions, burst=True,
+            redis_settings=RedisSettings.from_dsn(settings.redis_url),
+            on_startup=WorkerSettings.on_startup, on_shutdown=WorkerSettings.on_shutdown,
+            handle_signals=False, poll_delay=0.05, max_jobs=10,
+            ctx={"settings": settings, "provider": provider, "backoff_seconds": backoff_seconds},
+        )
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+
+    return run

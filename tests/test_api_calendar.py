@@ -233,7 +233,7 @@ async def test_appointment_of_someone_else_is_refused_unless_admin(demo, office,
     refused = await office.post(APPOINTMENT, {"id": str(appointment_id)})
     allowed = await admin.ok(APPOINTMENT, {"id": str(appointment_id)})
 
-    assert refused["data"] is None
+    assert refused["data"] == {"appointment": None}
     assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     assert allowed["appointment"]["id"] == str(appointment_id)
 
@@ -305,5 +305,5 @@ async def test_office_cannot_see_the_techs_time_entry(demo, office):
 
     body = await office.post(TIME_ENTRY, {"id": str(entry_id)})
 
-    assert body["data"] is None
+    assert body["data"] == {"timeEntry": None}
     assert body["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
+import time
 
 import pytest
 import redis
@@ -59,6 +62,25 @@ def test_stop_kills_a_server_that_does_not_exit_on_sigterm():
     server.stop()
 
     assert process.returncode == -signal.SIGKILL
+    assert refuses_connections(port)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux only")
+def test_server_ends_when_its_owner_is_killed():
+    owner = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from api.embedded_redis import EmbeddedRedis; "
+         "server = EmbeddedRedis().start(); print(server.port, flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    port = int(owner.stdout.readline())
+    assert redis.Redis(port=port).ping()
+
+    owner.kill()
+    owner.wait()
+
+    deadline = time.monotonic() + 5
+    while not refuses_connections(port) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert refuses_connections(port)
 
 

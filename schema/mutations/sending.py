@@ -8,7 +8,7 @@ from datetime import datetime
 import strawberry
 from sqlalchemy.exc import IntegrityError
 
-from models.channels import SEND_SMS_JOB
+from models.channels import enqueue_send
 from models.enums import SmsSource as SmsSourceEnum
 from models.errors import DomainError, ErrorCode
 from models.sending import Location, ManualSms, earlier_send, queue_manual_sms
@@ -74,11 +74,10 @@ def manual_sms(input: SendSmsInput) -> ManualSms:
     )
 
 
-async def enqueue_send(info: Info, message_id: int) -> None:
-    """Hand the message to the worker; a QUEUED row that misses this is picked up again later."""
+async def hand_to_worker(info: Info, message_id: int) -> None:
+    """Enqueue the send; a QUEUED row that misses this is enqueued again by the sweeper."""
     try:
-        await info.context.queue.enqueue_job(SEND_SMS_JOB, message_id,
-                                             _job_id=f"{SEND_SMS_JOB}:{message_id}")
+        await enqueue_send(info.context.queue, message_id)
     except Exception:
         log.exception("could not enqueue message %s; it stays QUEUED", message_id)
 
@@ -103,7 +102,7 @@ class SendingMutation:
                 raise
             fresh = False
         if fresh:
-            await enqueue_send(info, message.id)
+            await hand_to_worker(info, message.id)
         return SendSmsPayload(message=SmsMessage(row=message))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated],

@@ -107,13 +107,18 @@ class SmsQuery:
     ) -> SmsPreview:
         company = await info.context.require_sms_enabled()
         text, errors = body or "", []
+        use_template = body is None and template_id is not None
         try:
-            if body is None and template_id is not None:
+            # The appointment or time entry is checked whenever one is named, so a preview
+            # never answers for someone else's work, body or template alike.
+            if use_template or appointment_id is not None or time_entry_id is not None:
                 async with info.context.sessions() as session:
-                    template = await usable_template(session, template_id,
-                                                     SmsTemplateKindEnum.APPOINTMENT)
                     subject = await visible_subject(info, session, appointment_id, time_entry_id)
-                    recipient = await load_recipient(session, subject.default_recipient)
+                    if use_template:
+                        template = await usable_template(session, template_id,
+                                                         SmsTemplateKindEnum.APPOINTMENT)
+                        recipient = await load_recipient(session, subject.default_recipient)
+            if use_template:
                 text = render(template.body, subject.values(recipient, company), field="templateId")
             check_message(text)
         except DomainError as error:
@@ -132,5 +137,6 @@ class SmsQuery:
         require_admin(profile)
         await info.context.require_reminders_enabled()
         async with info.context.sessions() as session:
-            rows = (await session.exec(select(ReminderEventRow).order_by(ReminderEventRow.id))).all()
+            stmt = select(ReminderEventRow).order_by(ReminderEventRow.id)
+            rows = (await session.exec(stmt)).all()
         return [ReminderEvent(row=r) for r in rows]

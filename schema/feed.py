@@ -1,0 +1,75 @@
+"""One Redis subscription per process, fanned out to every live GraphQL subscription."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from models.channels import SMS_STATUS_CHANNEL
+from models.enums import SmsStatus
+from models.status_feed import decode
+
+log = logging.getLogger(__name__)
+BACKLOG = 1000
+
+
+class StatusFeed:
+    def __init__(self, redis: Any):
+        self.redis = redis
+        self.listeners: set[asyncio.Queue[tuple[int, SmsStatus]]] = set()
+        self.task: asyncio.Task | None = None
+        self.ready = asyncio.Event()
+
+    async def listen(self) -> AsyncIterator[tuple[int, SmsStatus]]:
+        """Each (message id, status) published from now on, by any process."""
+        queue: asyncio.Queue[tuple[int, SmsStatus]] = asyncio.Queue(maxsize=BACKLOG)
+        self.listeners.add(queue)
+        self.start()
+        await self.ready.wait()
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self.listeners.discard(queue)
+
+    def start(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self.run())
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.relay()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Redis restarted or the connection dropped: subscribe again shortly.
+                log.warning("status feed lost its Redis subscription; retrying", exc_info=True)
+                await asyncio.sleep(1)
+
+    async def relay(self) -> None:
+        pubsub = self.redis.pubsub()
+        try:
+            await pubsub.subscribe(SMS_STATUS_CHANNEL)
+            self.ready.set()
+            async for item in pubsub.listen():
+                if item.get("type") != "message":
+                    continue
+                event = decode(item["data"])
+                if event is None:
+                    continue
+                for queue in list(self.listeners):
+                    with contextlib.suppress(asyncio.QueueFull):
+                        queue.put_nowait(event)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
