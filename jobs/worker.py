@@ -9,10 +9,11 @@ from arq.connections import RedisSettings
 from arq.worker import func
 
 from jobs.providers import LogProvider, Provider
+from jobs.reminders import check_reminder_events
 from jobs.send import send_sms
 from jobs.sweep import sweep_messages
 from jobs.twilio import TwilioProvider
-from models.channels import SEND_SMS_JOB, SWEEP_MESSAGES_JOB
+from models.channels import CHECK_REMINDERS_JOB, SEND_SMS_JOB, SWEEP_MESSAGES_JOB
 from models.config import Settings, get_settings
 from models.db import create_engine, session_factory
 
@@ -41,8 +42,13 @@ def redis_settings() -> RedisSettings:
 
 class WorkerSettings:
     functions = [func(send_sms, name=SEND_SMS_JOB, max_tries=20)]
-    cron_jobs = [cron(sweep_messages, name=SWEEP_MESSAGES_JOB, second=30, unique=True,
-                      run_at_startup=True)]
+    cron_jobs = [
+        cron(sweep_messages, name=SWEEP_MESSAGES_JOB, second=30, unique=True,
+             run_at_startup=True),
+        # Every minute; run_at_startup catches up a run missed while the worker was down.
+        cron(check_reminder_events, name=CHECK_REMINDERS_JOB, second=0, unique=True,
+             run_at_startup=True),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = redis_settings()

@@ -4,7 +4,7 @@ from typing import Any
 
 SEND_SMS_JOB = "send_sms"
 SWEEP_MESSAGES_JOB = "sweep_messages"
-RUN_REMINDER_EVENT_JOB = "run_reminder_event"
+CHECK_REMINDERS_JOB = "check_reminder_events"
 
 # Every status change of a message is published here as JSON: {"id": ..., "status": ...}.
 SMS_STATUS_CHANNEL = "timetrak-sms:status"

@@ -42,6 +42,17 @@ def mobile_matches_sms(contact: Contact) -> bool:
     return contact.sms_number is not None and sms_number(contact.mobile) == contact.sms_number
 
 
+def copy_by_default(contact: Contact, mobile: str | None, sms: str | None, sms_given: bool) -> bool:
+    """Whether an edit that does not say keeps "Copy mobile number to SMS" ticked.
+
+    As the form opens: ticked when the mobile matches the SMS number. An SMS number given
+    with the edit is what the user typed, so copy stays on only if it is the mobile's own.
+    """
+    if not sms_given:
+        return mobile_matches_sms(contact)
+    return sms is not None and sms_number(mobile) == sms
+
+
 def set_on_create(contact: Contact, sms_given: bool) -> None:
     """A new contact's SMS number comes from its mobile when that formats to a mobile."""
     if sms_given and contact.sms_number:

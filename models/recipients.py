@@ -95,12 +95,16 @@ def problem_message(recipient: Recipient) -> str:
     return ""
 
 
-def client_sms_number(client: Client) -> str | None:
+def client_number(sms: str | None, country_code: str | None, mobile: str | None) -> str | None:
     """The client's SMS number: its E.164 when valid, else the raw mobile so it shows as invalid."""
-    if client.sms_number:
-        return client.sms_number
-    raw = " ".join(p for p in (client.mobile_country_code, client.mobile_number) if p)
+    if sms:
+        return sms
+    raw = " ".join(p for p in (country_code, mobile) if p)
     return raw or None
+
+
+def client_sms_number(client: Client) -> str | None:
+    return client_number(client.sms_number, client.mobile_country_code, client.mobile_number)
 
 
 def client_recipient(client: Client, opted_out: set[str]) -> Recipient:

@@ -294,6 +294,33 @@ async def test_a_new_contact_with_bad_input_is_refused_and_not_saved(office, inp
     assert await grid(office) == ACTIVE_CONTACTS
 
 
+async def test_a_new_contact_cannot_copy_its_mobile_to_a_different_sms_number(office):
+    harbourside = await client_id(office, "Harbourside")
+
+    data = await office.ok(CREATE_CONTACT, {"input": {
+        "clientId": harbourside, "name": "New", "mobile": "021 555 0177",
+        "smsNumber": "022 555 0179", "copyMobileToSms": True}})
+
+    assert [(e["code"], e["field"]) for e in data["createContact"]["errors"]] == [
+        ("INVALID_INPUT", "smsNumber")]
+    assert await grid(office) == ACTIVE_CONTACTS
+
+
+@pytest.mark.parametrize(("numbers", "copy", "sms"), [
+    ({}, True, None),
+    ({"mobile": "021 555 0177"}, False, "+64215550177"),
+    ({"mobile": "021 555 0177"}, True, "+64215550177"),
+])
+async def test_a_new_contact_may_say_whether_copy_is_ticked(office, numbers, copy, sms):
+    harbourside = await client_id(office, "Harbourside")
+
+    data = await office.ok(CREATE_CONTACT, {"input": {
+        "clientId": harbourside, "name": "New", "copyMobileToSms": copy, **numbers}})
+
+    contact = data["createContact"]["contact"]
+    assert (contact["smsNumber"], contact["copyMobileToSms"]) == (sms, copy)
+
+
 @pytest.mark.parametrize(("client", "code"), [(None, "INVALID_INPUT"), ("10000", "NOT_FOUND")])
 async def test_a_new_contact_needs_an_existing_client(office, client, code):
     data = await office.ok(CREATE_CONTACT, {"input": {"clientId": client, "name": "New"}})
@@ -388,6 +415,26 @@ async def test_an_sms_number_given_alone_unticks_copy(office):
     assert data["updateContact"]["errors"] == []
     contact = await read_contact(office, mere)
     assert (contact["smsNumber"], contact["copyMobileToSms"]) == ("+64275550190", False)
+
+
+async def test_an_sms_number_given_as_the_new_mobile_keeps_copy_ticked(office):
+    hemi = await contact_id(office, "Te Aro", "Dr Hemi Walker")
+
+    data = await office.ok(UPDATE_CONTACT, {"id": hemi, "input": {
+        "mobile": "021 555 0191", "smsNumber": "+64215550191"}})
+
+    contact = data["updateContact"]["contact"]
+    assert (contact["smsNumber"], contact["copyMobileToSms"]) == ("+64215550191", True)
+
+
+async def test_clearing_the_sms_number_unticks_copy(office):
+    mere = await contact_id(office, "Harbourside", "Mere Tane")
+
+    await office.ok(UPDATE_CONTACT, {"id": mere, "input": {"smsNumber": ""}})
+
+    contact = await read_contact(office, mere)
+    assert (contact["mobile"], contact["smsNumber"], contact["copyMobileToSms"]) == (
+        "021 555 0111", None, False)
 
 
 async def test_an_sms_number_other_than_the_mobile_is_refused_while_copy_is_ticked(office):

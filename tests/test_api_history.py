@@ -45,7 +45,9 @@ ALERT = "{ smsFailureAlert { failedLast24Hours shouldAlert lastAcknowledgedAt } 
 ACKNOWLEDGE = """
 mutation { acknowledgeSmsFailureAlert { failedLast24Hours shouldAlert lastAcknowledgedAt } }
 """
-UPDATE_SETTINGS = "mutation($on: Boolean) { updateSettings(input: {smsEnabled: $on}) { errors { code } } }"
+UPDATE_SETTINGS = """
+mutation($on: Boolean) { updateSettings(input: {smsEnabled: $on}) { errors { code } } }
+"""
 
 BASE = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
 
@@ -270,8 +272,8 @@ async def failures(demo) -> None:
 
 
 @pytest.mark.parametrize("who", ["admin", "office"])
-async def test_failure_search_shows_the_last_five_days_by_default(request, failures, who):
-    api = request.getfixturevalue(who)
+async def test_failure_search_shows_the_last_five_days_by_default(anonymous, failures, who):
+    api = await anonymous.login(who)
 
     data = await api.ok(SMS_FAILURES_DEFAULT)
 

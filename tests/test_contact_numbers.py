@@ -7,6 +7,7 @@ import pytest
 from models import Contact
 from models.contact_numbers import (
     NumberField,
+    copy_by_default,
     copy_to_sms,
     has_invalid_number,
     mobile_matches_sms,
@@ -104,6 +105,25 @@ def test_an_overlong_mobile_is_refused():
 
     assert (refused.value.code, refused.value.field) == (ErrorCode.INVALID_PHONE_NUMBER, "mobile")
     assert (edited.mobile, edited.sms_number) == (MOBILE, MOBILE_E164)
+
+
+# --- copy_by_default: an edit that does not say whether copy is ticked ---------------------------
+
+
+@pytest.mark.parametrize(("stored_sms", "mobile", "sms", "sms_given", "copy"), [
+    (MOBILE_E164, OTHER_MOBILE, None, False, True),
+    (OTHER_E164, OTHER_MOBILE, None, False, False),
+    (None, MOBILE, None, False, False),
+    (MOBILE_E164, MOBILE, OTHER_E164, True, False),
+    (MOBILE_E164, MOBILE, None, True, False),
+    (OTHER_E164, MOBILE, MOBILE_E164, True, True),
+    (None, None, None, True, False),
+])
+def test_copy_stays_ticked_while_the_mobile_and_sms_number_match(stored_sms, mobile, sms,
+                                                                  sms_given, copy):
+    edited = contact(mobile=MOBILE, sms=stored_sms)
+
+    assert copy_by_default(edited, mobile, sms, sms_given) is copy
 
 
 # --- set_number: the bulk-update grid's inline edit ------------------------------------------------

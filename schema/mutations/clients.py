@@ -14,7 +14,7 @@ from models import Contact as ContactRow
 from models import contact_numbers
 from models.contact_numbers import NumberField, clean_number
 from models.errors import DomainError, ErrorCode
-from models.phone import check_client_mobile
+from models.phone import check_client_mobile, sms_number
 from schema.clients import Client, Contact
 from schema.context import Info
 from schema.errors import UserError, user_errors
@@ -166,11 +166,16 @@ class ClientsMutation:
             contact = ContactRow(
                 client_id=client.id, name=required_name(input.name),
                 active=input.active if input.active is not None else True,
-                phone=clean_number(input.phone), mobile=clean_number(input.mobile),
+                phone=clean_number(input.phone, "phone"),
+                mobile=clean_number(input.mobile, "mobile"),
                 sms_number=contact_numbers.valid_sms_number(input.sms_number),
             )
             contact_numbers.set_on_create(contact, sms_given=input.sms_number is not None)
             if input.copy_mobile_to_sms is not None:
+                if input.copy_mobile_to_sms and contact.sms_number != sms_number(contact.mobile):
+                    raise DomainError(ErrorCode.INVALID_INPUT,
+                                      "The SMS number follows the mobile while Copy mobile number "
+                                      "to SMS is on.", field="smsNumber")
                 contact.copy_mobile_to_sms = input.copy_mobile_to_sms
             session.add(contact)
         return ContactPayload(contact=Contact(row=contact))
@@ -189,14 +194,16 @@ class ClientsMutation:
             if input.active is not None:
                 contact.active = input.active
             if input.phone is not None:
-                contact.phone = clean_number(input.phone)
+                contact.phone = clean_number(input.phone, "phone")
+            sms_given = input.sms_number is not None
+            given = contact_numbers.valid_sms_number(input.sms_number) if sms_given else None
+            mobile = clean_number(input.mobile if input.mobile is not None else contact.mobile,
+                                  "mobile")
             copy = input.copy_mobile_to_sms
             if copy is None:
-                copy = contact_numbers.mobile_matches_sms(contact)
-            mobile = input.mobile if input.mobile is not None else contact.mobile
+                copy = contact_numbers.copy_by_default(contact, mobile, given, sms_given)
             contact_numbers.set_mobile(contact, mobile, copy)
-            if input.sms_number is not None:
-                given = contact_numbers.valid_sms_number(input.sms_number)
+            if sms_given:
                 if copy and given != contact.sms_number:
                     raise DomainError(ErrorCode.INVALID_INPUT,
                                       "The SMS number follows the mobile while Copy mobile number "

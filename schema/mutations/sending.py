@@ -11,10 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from models.channels import enqueue_send
 from models.enums import SmsSource as SmsSourceEnum
 from models.errors import DomainError, ErrorCode
+from models.reminders import hand_over, run_event
 from models.sending import Location, ManualSms, earlier_send, queue_manual_sms
+from models.sms import ReminderEvent
 from schema.context import Info
 from schema.errors import UserError, user_errors
-from schema.ids import optional_row_id
+from schema.ids import optional_row_id, row_id
 from schema.messages import SmsMessage, SmsSource
 from schema.mutations.clients import BulkPayload
 from schema.permissions import IsAuthenticated, require_admin, require_send_sms
@@ -55,7 +57,6 @@ class SendSmsPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-NOT_YET = "Running reminder events is not available in this release of the service."
 log = logging.getLogger(__name__)
 
 
@@ -113,4 +114,13 @@ class SendingMutation:
         _, profile = info.context.require_user()
         require_admin(profile)
         await info.context.require_reminders_enabled()
-        raise DomainError(ErrorCode.PROVIDER_ERROR, NOT_YET)
+        async with info.context.sessions.begin() as session:
+            event = await session.get(ReminderEvent, row_id(id, "id"))
+            if event is None:
+                raise DomainError(ErrorCode.NOT_FOUND, "No such reminder event.", field="id")
+            if not event.enabled:
+                raise DomainError(ErrorCode.INVALID_INPUT, "The reminder event is disabled.",
+                                  field="id")
+            result = await run_event(session, event.id)
+        await hand_over(info.context.queue, result)
+        return BulkPayload(affected_count=len(result.queued))
