@@ -42,7 +42,8 @@ def mobile_matches_sms(contact: Contact) -> bool:
     return contact.sms_number is not None and sms_number(contact.mobile) == contact.sms_number
 
 
-def copy_by_default(contact: Contact, mobile: str | None, sms: str | None, sms_given: bool) -> bool:
+def copy_by_default(contact: Contact, mobile: str | None, sms: str | None,
+                    sms_given: bool) -> bool:
     """Whether an edit that does not say keeps "Copy mobile number to SMS" ticked.
 
     As the form opens: ticked when the mobile matches the SMS number. An SMS number given
@@ -77,7 +78,8 @@ def set_number(contact: Contact, field: NumberField, value: str | None) -> None:
     grid edit never leaves the SMS going to a number the user just replaced.
     """
     old = getattr(contact, field.value)
-    follows = contact.sms_number is None or (old is not None and sms_number(old) == contact.sms_number)
+    follows = contact.sms_number is None or (
+        old is not None and sms_number(old) == contact.sms_number)
     setattr(contact, field.value, clean_number(value, "value"))
     if follows:
         contact.sms_number = sms_number(value)

@@ -20,7 +20,7 @@ from models.columns import utcnow
 from models.company import SETTINGS_ID, GlobalSettings, User
 from models.enums import RecipientKind, SmsSource, SmsStatus
 from models.errors import DomainError
-from models.recipients import Recipient, client_number, eligibility, problem_message
+from models.recipients import Recipient, client_number, eligibility
 from models.sms import OptOut, ReminderEvent, SmsMessage, SmsMessageAppointment, SmsTemplate
 from models.status_feed import announce
 from models.templates import TemplateValues, render_checked
@@ -73,7 +73,8 @@ async def claim_run(session: AsyncSession, event_id: int, today: date) -> bool:
     result = await session.execute(
         update(ReminderEvent)
         .where(col(ReminderEvent.id) == event_id, ReminderEvent.enabled == True,  # noqa: E712
-               or_(col(ReminderEvent.last_run_on).is_(None), col(ReminderEvent.last_run_on) < today))
+               or_(col(ReminderEvent.last_run_on).is_(None),
+                   col(ReminderEvent.last_run_on) < today))
         .values(last_run_on=today)
         .execution_options(synchronize_session=False)
     )
@@ -156,14 +157,20 @@ def reminder_row(
         client_name=first.client_name, contact_name=recipient.name, appointment_start=first.start,
         job_title=first.job_title, task_name=first.task_name or "", user_name=first.user_name,
         company_name=company.company_name, time_zone=company.time_zone)
+    problem: DomainError | None = None
     try:
         text, length = render_checked(template.body, values)
         row.update(body=text, segments=length.segments, encoding=length.encoding)
+    except DomainError as error:
+        problem = error
+    try:
         recipient.require_sms()
-    except DomainError as problem:
+    except DomainError as error:
+        # Who cannot receive comes first, as for a manual send; code and message stay a pair.
+        problem = error
+    if problem is not None:
         row.update(status=SmsStatus.FAILED, error_code=problem.code.value,
-                   error_message=problem.message if recipient.problem is None
-                   else problem_message(recipient))
+                   error_message=problem.message)
     return row
 
 

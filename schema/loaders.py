@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
-from strawberry.dataloader import DataLoader
 
 from models import (
     Appointment,
@@ -31,20 +31,102 @@ from models.company import SETTINGS_ID
 from models.db import Sessions
 from models.enums import SmsStatus
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+LoadFn = Callable[[Sequence[Any]], Awaitable[list[Any]]]
 
-def by_id(sessions: Sessions, model: type[SQLModel]) -> DataLoader[int, Any]:
+# How many event-loop turns a wave waits for resolvers to ask for more, when the loop cannot say
+# that it has nothing left to run.
+SETTLE_TURNS = 32
+
+
+class Waves:
+    """Runs an operation's batches in waves, one wave at a time.
+
+    Every load asked for while a wave's queries run, or as the resolvers they wake settle, goes
+    into the next wave. So how many statements an operation makes follows from the shape of the
+    query alone, never from which of two concurrent queries happened to finish first (with plain
+    per-loader batching, loads woken by two queries land in one batch or two by timing).
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[BatchLoader, dict[Any, asyncio.Future]] = {}
+        self.runner: asyncio.Task | None = None
+
+    def ask(self, loader: BatchLoader, key: Any) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self.pending.setdefault(loader, {})[key] = future
+        if self.runner is None:
+            self.runner = asyncio.create_task(self._run())
+        return future
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                await settle()
+                if not self.pending:
+                    return
+                wave, self.pending = self.pending, {}
+                await asyncio.gather(*(loader.fetch(futures) for loader, futures in wave.items()))
+        finally:
+            self.runner = None
+
+
+async def settle() -> None:
+    """Let every resolver that can run without the database run first."""
+    ready = getattr(asyncio.get_running_loop(), "_ready", None)
+    for _ in range(SETTLE_TURNS):
+        await asyncio.sleep(0)
+        if ready is not None and not ready:
+            return
+
+
+class BatchLoader(Generic[K, V]):
+    """A DataLoader whose batches run in the operation's waves; caches per operation."""
+
+    def __init__(self, waves: Waves, load_fn: Callable[[Sequence[K]], Awaitable[list[V]]]):
+        self.waves = waves
+        self.load_fn = load_fn
+        self.cache: dict[K, asyncio.Future] = {}
+
+    def load(self, key: K) -> Awaitable[V]:
+        future = self.cache.get(key)
+        if future is None:
+            future = self.cache[key] = self.waves.ask(self, key)
+        return future
+
+    def prime(self, key: K, value: V) -> None:
+        if key not in self.cache:
+            future = asyncio.get_running_loop().create_future()
+            future.set_result(value)
+            self.cache[key] = future
+
+    async def fetch(self, futures: dict[K, asyncio.Future]) -> None:
+        try:
+            values = list(await self.load_fn(list(futures)))
+        except Exception as error:  # every waiting resolver sees the failure
+            for future in futures.values():
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for future, value in zip(futures.values(), values, strict=True):
+            if not future.done():
+                future.set_result(value)
+
+
+def by_id(sessions: Sessions, model: type[SQLModel]) -> LoadFn:
     async def load(ids: Sequence[int]) -> list[Any]:
         async with sessions() as session:
             rows = (await session.exec(select(model).where(col(model.id).in_(ids)))).all()
         found = {row.id: row for row in rows}
         return [found.get(i) for i in ids]
 
-    return DataLoader(load_fn=load)
+    return load
 
 
 def grouped(
     sessions: Sessions, model: type[SQLModel], key: Any, order: Sequence[Any]
-) -> DataLoader[int, list[Any]]:
+) -> LoadFn:
     async def load(keys: Sequence[int]) -> list[list[Any]]:
         async with sessions() as session:
             rows = (
@@ -55,10 +137,10 @@ def grouped(
             groups[getattr(row, key.key)].append(row)
         return [groups.get(k, []) for k in keys]
 
-    return DataLoader(load_fn=load)
+    return load
 
 
-def opt_outs(sessions: Sessions) -> DataLoader[str, bool]:
+def opt_outs(sessions: Sessions) -> LoadFn:
     async def load(numbers: Sequence[str]) -> list[bool]:
         async with sessions() as session:
             rows = await session.exec(
@@ -69,10 +151,10 @@ def opt_outs(sessions: Sessions) -> DataLoader[str, bool]:
             out = set(rows.all())
         return [n in out for n in numbers]
 
-    return DataLoader(load_fn=load)
+    return load
 
 
-def sms_counts(sessions: Sessions) -> DataLoader[int, int]:
+def sms_counts(sessions: Sessions) -> LoadFn:
     """Messages per appointment, manual and reminders, that did not fail."""
 
     async def load(ids: Sequence[int]) -> list[int]:
@@ -87,10 +169,10 @@ def sms_counts(sessions: Sessions) -> DataLoader[int, int]:
             counts = dict(rows.all())
         return [counts.get(i, 0) for i in ids]
 
-    return DataLoader(load_fn=load)
+    return load
 
 
-def messages_of_appointments(sessions: Sessions) -> DataLoader[int, list[SmsMessage]]:
+def messages_of_appointments(sessions: Sessions) -> LoadFn:
     """Each appointment's message history, newest first."""
 
     async def load(ids: Sequence[int]) -> list[list[SmsMessage]]:
@@ -107,88 +189,89 @@ def messages_of_appointments(sessions: Sessions) -> DataLoader[int, list[SmsMess
                 groups[appointment_id].append(message)
         return [groups.get(i, []) for i in ids]
 
-    return DataLoader(load_fn=load)
+    return load
 
 
-def company(sessions: Sessions, default_time_zone: str) -> DataLoader[int, GlobalSettings]:
+def company(sessions: Sessions, default_time_zone: str) -> LoadFn:
     async def load(keys: Sequence[int]) -> list[GlobalSettings]:
         async with sessions() as session:
             row = await session.get(GlobalSettings, SETTINGS_ID)
         return [row or GlobalSettings(time_zone=default_time_zone) for _ in keys]
 
-    return DataLoader(load_fn=load)
+    return load
 
 
 @dataclass
 class Loaders:
     sessions: Sessions
     default_time_zone: str
-    _made: dict[Hashable, DataLoader] = field(default_factory=dict)
+    waves: Waves = field(default_factory=Waves)
+    _made: dict[Hashable, BatchLoader] = field(default_factory=dict)
 
-    def _get(self, name: Hashable, make: Callable[[], DataLoader]) -> DataLoader:
+    def _get(self, name: Hashable, make: Callable[[], LoadFn]) -> BatchLoader:
         loader = self._made.get(name)
         if loader is None:
-            loader = self._made[name] = make()
+            loader = self._made[name] = BatchLoader(self.waves, make())
         return loader
 
-    def row(self, model: type[SQLModel]) -> DataLoader[int, Any]:
+    def row(self, model: type[SQLModel]) -> BatchLoader[int, Any]:
         return self._get(model, lambda: by_id(self.sessions, model))
 
     @property
-    def users(self) -> DataLoader[int, User | None]:
+    def users(self) -> BatchLoader[int, User | None]:
         return self.row(User)
 
     @property
-    def profiles(self) -> DataLoader[int, Profile | None]:
+    def profiles(self) -> BatchLoader[int, Profile | None]:
         return self.row(Profile)
 
     @property
-    def clients(self) -> DataLoader[int, Client | None]:
+    def clients(self) -> BatchLoader[int, Client | None]:
         return self.row(Client)
 
     @property
-    def contacts(self) -> DataLoader[int, Contact | None]:
+    def contacts(self) -> BatchLoader[int, Contact | None]:
         return self.row(Contact)
 
     @property
-    def jobs(self) -> DataLoader[int, Job | None]:
+    def jobs(self) -> BatchLoader[int, Job | None]:
         return self.row(Job)
 
     @property
-    def tasks(self) -> DataLoader[int, Task | None]:
+    def tasks(self) -> BatchLoader[int, Task | None]:
         return self.row(Task)
 
     @property
-    def appointments(self) -> DataLoader[int, Appointment | None]:
+    def appointments(self) -> BatchLoader[int, Appointment | None]:
         return self.row(Appointment)
 
     @property
-    def time_entries(self) -> DataLoader[int, TimeEntry | None]:
+    def time_entries(self) -> BatchLoader[int, TimeEntry | None]:
         return self.row(TimeEntry)
 
     @property
-    def templates(self) -> DataLoader[int, SmsTemplate | None]:
+    def templates(self) -> BatchLoader[int, SmsTemplate | None]:
         return self.row(SmsTemplate)
 
     @property
-    def reminder_events(self) -> DataLoader[int, ReminderEvent | None]:
+    def reminder_events(self) -> BatchLoader[int, ReminderEvent | None]:
         return self.row(ReminderEvent)
 
     @property
-    def contacts_of_client(self) -> DataLoader[int, list[Contact]]:
+    def contacts_of_client(self) -> BatchLoader[int, list[Contact]]:
         return self._get("contacts_of_client", lambda: grouped(
             self.sessions, Contact, Contact.client_id, (Contact.name, Contact.id)))
 
     @property
-    def opted_out(self) -> DataLoader[str, bool]:
+    def opted_out(self) -> BatchLoader[str, bool]:
         return self._get("opted_out", lambda: opt_outs(self.sessions))
 
     @property
-    def sms_counts(self) -> DataLoader[int, int]:
+    def sms_counts(self) -> BatchLoader[int, int]:
         return self._get("sms_counts", lambda: sms_counts(self.sessions))
 
     @property
-    def appointment_messages(self) -> DataLoader[int, list[SmsMessage]]:
+    def appointment_messages(self) -> BatchLoader[int, list[SmsMessage]]:
         return self._get("appointment_messages", lambda: messages_of_appointments(self.sessions))
 
     async def company(self) -> GlobalSettings:

@@ -83,7 +83,7 @@ async def settings(admin, **input) -> None:
     assert data["updateSettings"]["errors"] == []
 
 
-# --- reading ---------------------------------------------------------------------------------------
+# --- reading --------------------------------------------------------------------------------------
 
 
 async def test_a_client_shows_its_mobile_and_active_contacts(tech):
@@ -141,7 +141,7 @@ async def test_a_client_that_opted_back_in_is_not_opted_out(office, demo):
     assert (await read_client(office, "Harbourside Cafe"))["optedOut"] is False
 
 
-# --- searching and paging --------------------------------------------------------------------------
+# --- searching and paging -------------------------------------------------------------------------
 
 
 async def test_clients_page_by_name_with_a_total(office):
@@ -194,7 +194,7 @@ async def test_a_cursor_not_given_out_is_invalid_input(office):
     assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 
 
-# --- checkPhoneNumber ------------------------------------------------------------------------------
+# --- checkPhoneNumber -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("input", "country", "expected"), [
@@ -216,7 +216,7 @@ async def test_check_phone_number_judges_and_suggests(tech, input, country, expe
     assert data["checkPhoneNumber"] == {"input": input, **expected}
 
 
-# --- updateClient ----------------------------------------------------------------------------------
+# --- updateClient ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("code", "number", "saved"), [
@@ -335,7 +335,7 @@ async def test_sms_reminders_cannot_change_while_reminders_are_off(admin, office
     assert (await read_client(office, "Kelburn"))["smsReminders"] is False
 
 
-# --- setClientsSmsReminders ------------------------------------------------------------------------
+# --- setClientsSmsReminders -----------------------------------------------------------------------
 
 
 async def test_a_dry_run_counts_the_clients_that_would_change_and_changes_nothing(office):

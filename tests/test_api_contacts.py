@@ -127,7 +127,7 @@ def codes(payload: dict) -> list[str]:
     return [e["code"] for e in payload["errors"]]
 
 
-# --- reading ---------------------------------------------------------------------------------------
+# --- reading --------------------------------------------------------------------------------------
 
 
 async def test_a_contact_shows_its_numbers_and_client(tech):
@@ -155,7 +155,7 @@ async def test_an_unknown_contact_is_null(office):
     assert (await office.ok(CONTACT, {"id": "10000"}))["contact"] is None
 
 
-# --- the Contact Bulk Updates grid -----------------------------------------------------------------
+# --- the Contact Bulk Updates grid ----------------------------------------------------------------
 
 
 async def test_the_grid_lists_every_active_contact_by_name(office):
@@ -251,7 +251,7 @@ async def test_the_grid_is_closed_while_sms_is_off(admin, office):
     assert body["errors"][0]["extensions"]["code"] == "SMS_DISABLED"
 
 
-# --- createContact ---------------------------------------------------------------------------------
+# --- createContact --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("numbers", "sms", "copy"), [
@@ -348,7 +348,7 @@ async def test_no_contact_is_added_while_sms_is_off(admin):
     assert [c["name"] for c in node["contacts"]] == ["Accounts", "Mere Tane"]
 
 
-# --- updateContact: the edit form ------------------------------------------------------------------
+# --- updateContact: the edit form -----------------------------------------------------------------
 
 
 async def test_the_sms_number_keeps_in_step_with_a_mobile_it_matched(office):
@@ -489,7 +489,7 @@ async def test_updating_an_unknown_contact_is_not_found(office):
     assert codes(data["updateContact"]) == ["NOT_FOUND"]
 
 
-# --- updateContactNumber: the grid's inline edit ---------------------------------------------------
+# --- updateContactNumber: the grid's inline edit --------------------------------------------------
 
 
 @pytest.mark.parametrize(("client", "name", "field", "value", "expected"), [
@@ -542,7 +542,7 @@ async def test_no_inline_edit_while_sms_is_off(admin):
     assert (await read_contact(admin, mere))["mobile"] == "021 555 0111"
 
 
-# --- copyContactNumberToSms ------------------------------------------------------------------------
+# --- copyContactNumberToSms -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("client", "name", "field", "expected"), [

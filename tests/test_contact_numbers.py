@@ -68,7 +68,7 @@ def test_a_new_contact_given_its_own_mobile_as_sms_number_has_copy_on():
     assert (new.sms_number, new.copy_mobile_to_sms) == (MOBILE_E164, True)
 
 
-# --- set_mobile: the edit form ---------------------------------------------------------------------
+# --- set_mobile: the edit form --------------------------------------------------------------------
 
 
 def test_with_copy_ticked_the_sms_number_follows_the_new_mobile():
@@ -126,7 +126,7 @@ def test_copy_stays_ticked_while_the_mobile_and_sms_number_match(stored_sms, mob
     assert copy_by_default(edited, mobile, sms, sms_given) is copy
 
 
-# --- set_number: the bulk-update grid's inline edit ------------------------------------------------
+# --- set_number: the bulk-update grid's inline edit -----------------------------------------------
 
 
 def test_the_sms_number_follows_a_mobile_it_matched():
@@ -189,7 +189,7 @@ def test_an_overlong_grid_edit_is_refused_and_changes_nothing():
     assert (edited.mobile, edited.sms_number) == (MOBILE, MOBILE_E164)
 
 
-# --- copy_to_sms: the copy buttons -----------------------------------------------------------------
+# --- copy_to_sms: the copy buttons ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("field", "numbers", "sms", "copy"), [
@@ -222,7 +222,7 @@ def test_copying_a_number_that_is_no_mobile_is_refused_and_changes_nothing(field
     assert (edited.sms_number, edited.copy_mobile_to_sms) == (OTHER_E164, False)
 
 
-# --- the grid's categories and the form's default --------------------------------------------------
+# --- the grid's categories and the form's default -------------------------------------------------
 
 
 @pytest.mark.parametrize(("mobile", "sms", "matches"), [

@@ -21,7 +21,7 @@ from models.recipients import (
 CLIENT, CONTACT = RecipientKind.CLIENT, RecipientKind.CONTACT
 
 
-# --- defaults --------------------------------------------------------------------------------------
+# --- defaults -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("task_contact", "job_contact", "expected"), [
@@ -48,7 +48,7 @@ def test_a_time_entry_defaults_to_its_appointment_contact_then_task_job_and_clie
                                         job_contact) == expected
 
 
-# --- eligibility -----------------------------------------------------------------------------------
+# --- eligibility ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("number", "opted_out", "problem"), [
@@ -90,7 +90,7 @@ def test_a_recipient_that_can_receive_gives_its_number():
     assert recipient.ref == RecipientRef(CONTACT, 1)
 
 
-# --- the client's recipients, from the database ----------------------------------------------------
+# --- the client's recipients, from the database ---------------------------------------------------
 
 
 async def client_named(sessions, name: str) -> Client:

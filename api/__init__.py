@@ -1,0 +1,1 @@
+"""The ASGI app that wires the rest: app factory, authentication, webhooks, health, the CLI."""

@@ -1,0 +1,256 @@
+"""Live updates over graphql-transport-ws from a real server, whichever process made the change."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+from sqlmodel import select
+
+from models import Appointment, SmsMessage
+from models.enums import SmsSource, SmsStatus
+from tests.fake_twilio import Refusal
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = ROOT / ".venv" / "bin" / "python"
+PUSHED_WITHIN = 1.0
+
+FAILURES = """
+subscription { smsFailures { id status errorCode errorMessage toNumber } }
+"""
+STATUS_CHANGED = """
+subscription Changed($appointmentId: ID) {
+  smsStatusChanged(appointmentId: $appointmentId) { id status appointment { id } }
+}
+"""
+SEND = """
+mutation Send($input: SendSmsInput!) {
+  sendSms(input: $input) { message { id status } errors { code message } }
+}
+"""
+ANNOUNCE_FROM_ANOTHER_PROCESS = """
+import asyncio, sys
+from redis.asyncio import Redis
+from models.enums import SmsStatus
+from models.status_feed import announce
+
+async def main():
+    redis = Redis.from_url(sys.argv[1])
+    await announce(redis, int(sys.argv[2]), SmsStatus.FAILED)
+    await redis.aclose()
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture
+async def server(app) -> AsyncIterator[str]:
+    """The app served by uvicorn on 127.0.0.1 in this event loop: its websocket URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    served = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
+                                           log_level="warning"))
+    task = asyncio.create_task(served.serve())
+    deadline = time.monotonic() + 5
+    while not served.started:
+        assert not task.done() and time.monotonic() < deadline, "uvicorn did not start"
+        await asyncio.sleep(0.01)
+    yield f"ws://127.0.0.1:{port}/graphql"
+    served.should_exit = True
+    await asyncio.wait_for(task, 5)
+
+
+async def receive(ws, timeout: float = PUSHED_WITHIN) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+@asynccontextmanager
+async def connected(url: str, token: str | None) -> AsyncIterator[Any]:
+    """A graphql-transport-ws connection, initialised with the bearer token and acknowledged."""
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        payload = {"Authorization": f"Bearer {token}"} if token else {}
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        assert (await receive(ws, 2))["type"] == "connection_ack"
+        yield ws
+
+
+async def subscribe(ws, feed, query: str, variables: dict | None = None) -> None:
+    """Start a subscription and wait until it listens to the feed, so nothing is missed."""
+    before = set(feed.listeners)
+    await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                              "payload": {"query": query, "variables": variables or {}}}))
+    deadline = time.monotonic() + 2
+    while not (set(feed.listeners) - before and feed.ready.is_set()):
+        assert time.monotonic() < deadline, "the subscription never started listening"
+        await asyncio.sleep(0.01)
+
+
+async def sendable_appointment(user, sessions) -> tuple[int, str]:
+    """The first appointment `user` can send an SMS about, and the queued message's id."""
+    async with sessions() as session:
+        appointments = (await session.exec(select(Appointment.id).order_by(Appointment.id))).all()
+    for appointment_id in appointments:
+        body = await user.ok(SEND, {"input": {"appointmentId": str(appointment_id),
+                                              "body": "On my way."}})
+        if not body["sendSms"]["errors"]:
+            return appointment_id, body["sendSms"]["message"]["id"]
+    raise AssertionError("no appointment in the demo can take an SMS")
+
+
+async def failed_message(sessions) -> int:
+    async with sessions.begin() as session:
+        row = SmsMessage(to_number="+64215550111", body="Hello", source=SmsSource.APP,
+                         status=SmsStatus.FAILED, error_code="30003",
+                         error_message="The handset is switched off or unreachable.")
+        session.add(row)
+    return row.id
+
+
+# --- smsFailures ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["office", "admin"])
+async def test_a_failure_in_the_worker_is_pushed_to_users_who_see_sms_errors(
+        who, office, admin, services, server, twilio, drain):
+    user = {"office": office, "admin": admin}[who]
+    _, message_id = await sendable_appointment(admin, services.sessions)
+    twilio.refuse = Refusal(400, 21211, "The 'To' number is not a valid phone number.")
+    async with connected(server, user.token) as ws:
+        await subscribe(ws, services.feed, FAILURES)
+
+        await drain()
+
+        pushed = await receive(ws)
+    assert pushed == {"id": "1", "type": "next", "payload": {"data": {"smsFailures": {
+        "id": message_id, "status": "FAILED", "errorCode": "PROVIDER_ERROR",
+        "errorMessage": "The number is not a valid phone number.",
+        "toNumber": twilio.received[0]["To"]}}}}
+
+
+async def test_a_failure_announced_by_another_process_is_pushed(office, services, server):
+    message_id = await failed_message(services.sessions)
+    async with connected(server, office.token) as ws:
+        await subscribe(ws, services.feed, FAILURES)
+
+        announcer = await asyncio.create_subprocess_exec(
+            str(PYTHON), "-c", ANNOUNCE_FROM_ANOTHER_PROCESS, services.settings.redis_url,
+            str(message_id), cwd=ROOT, stderr=subprocess.PIPE)
+        _, stderr = await asyncio.wait_for(announcer.communicate(), 20)
+        assert announcer.returncode == 0, stderr.decode()
+
+        pushed = await receive(ws)
+    assert pushed["payload"]["data"]["smsFailures"] == {
+        "id": str(message_id), "status": "FAILED", "errorCode": "PROVIDER_ERROR",
+        "errorMessage": "The handset is switched off or unreachable.", "toNumber": "+64215550111"}
+
+
+async def test_only_failures_are_pushed(office, admin, services, server, twilio, drain):
+    await sendable_appointment(admin, services.sessions)
+    async with connected(server, office.token) as ws:
+        await subscribe(ws, services.feed, FAILURES)
+
+        await drain()
+
+        assert len(twilio.received) == 1
+        with pytest.raises(TimeoutError):
+            await receive(ws, 0.3)
+
+
+async def test_a_user_without_show_sms_errors_gets_an_error_and_no_data(tech, services, server):
+    message_id = await failed_message(services.sessions)
+    async with connected(server, tech.token) as ws:
+        await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                  "payload": {"query": FAILURES}}))
+        refusal = await receive(ws, 2)
+        from models.status_feed import announce
+        await announce(services.queue, message_id, SmsStatus.FAILED)
+
+        after = [await receive(ws, 0.5)]
+        with pytest.raises(TimeoutError):
+            after.append(await receive(ws, 0.3))
+    assert refusal["type"] in ("error", "next")
+    errors = refusal["payload"] if refusal["type"] == "error" else refusal["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert refusal["type"] == "error" or refusal["payload"].get("data") is None
+    assert after == [{"id": "1", "type": "complete"}]
+
+
+# --- smsStatusChanged -----------------------------------------------------------------------
+
+
+async def test_every_status_change_of_an_appointments_messages_is_pushed(
+        admin, services, server, twilio, drain):
+    appointment_id, message_id = await sendable_appointment(admin, services.sessions)
+    async with connected(server, admin.token) as ws:
+        await subscribe(ws, services.feed, STATUS_CHANGED, {"appointmentId": str(appointment_id)})
+
+        await drain()
+
+        pushed = [await receive(ws) for _ in range(2)]
+    assert [p["payload"]["data"]["smsStatusChanged"] for p in pushed] == [
+        {"id": message_id, "status": status, "appointment": {"id": str(appointment_id)}}
+        for status in ("SENDING", "SENT")]
+
+
+async def test_changes_of_other_appointments_are_not_pushed(admin, services, server, drain):
+    appointment_id, _ = await sendable_appointment(admin, services.sessions)
+    async with services.sessions() as session:
+        other = (await session.exec(select(Appointment.id).where(
+            Appointment.id != appointment_id).order_by(Appointment.id))).first()
+    async with connected(server, admin.token) as ws:
+        await subscribe(ws, services.feed, STATUS_CHANGED, {"appointmentId": str(other)})
+
+        await drain()
+
+        with pytest.raises(TimeoutError):
+            await receive(ws, 0.3)
+
+
+# --- connecting -----------------------------------------------------------------------------
+
+
+async def closed_with(ws, timeout: float = 2) -> int:
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    return closed.value.rcvd.code
+
+
+@pytest.mark.parametrize("payload", [
+    {"Authorization": "Bearer not-a-real-token"}, {"Authorization": "Basic YWRtaW46YWRtaW4="},
+    {"token": "not-a-real-token"}, {},
+])
+async def test_a_bad_token_is_refused(anonymous, server, payload):
+    async with websockets.connect(server, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+
+        assert await closed_with(ws) == 4403
+
+
+async def test_a_subscription_before_connection_init_is_refused(anonymous, server):
+    async with websockets.connect(server, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                  "payload": {"query": FAILURES}}))
+
+        assert await closed_with(ws) in (4401, 4403, 4408)
+
+
+async def test_the_legacy_graphql_ws_protocol_is_refused(admin, server):
+    with pytest.raises((websockets.InvalidHandshake, websockets.ConnectionClosed)) as refused:
+        async with websockets.connect(server, subprotocols=["graphql-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {
+                "Authorization": f"Bearer {admin.token}"}}))
+            await asyncio.wait_for(ws.recv(), 2)
+    if isinstance(refused.value, websockets.ConnectionClosed):
+        assert refused.value.rcvd.code == 4406
