@@ -247,6 +247,7 @@ async def test_a_client_mobile_is_saved_formatted_or_cleared(office, code, numbe
     ({"mobileNumber": "09 555 0123"}, "mobileNumber", "landline"),
     ({"mobileCountryCode": "+44", "mobileNumber": "7700 900123"}, "mobileCountryCode",
      "Only New Zealand and Australian"),
+    ({"mobileNumber": "0" * 41}, "mobileNumber", "at most 40 characters"),
 ])
 async def test_a_partial_or_invalid_mobile_is_refused_and_nothing_is_saved(office, input, field,
                                                                             says):

@@ -101,7 +101,8 @@ def apply_mobile(client: ClientRow, input: ClientInput) -> None:
     code = input.mobile_country_code if input.mobile_country_code is not None \
         else client.mobile_country_code
     number = input.mobile_number if input.mobile_number is not None else client.mobile_number
-    mobile = check_client_mobile(clean_number(code), clean_number(number))
+    mobile = check_client_mobile(clean_number(code, "mobileCountryCode"),
+                                 clean_number(number, "mobileNumber"))
     client.mobile_country_code = mobile.country_code if mobile else None
     client.mobile_number = mobile.number if mobile else None
     client.sms_number = mobile.e164 if mobile else None
