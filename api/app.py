@@ -157,7 +157,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ],
         middleware=[
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-            Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(lambda: current().sessions)),
+            Middleware(AuthenticationMiddleware,
+                       backend=BearerTokenBackend(lambda: current().sessions)),
         ],
         lifespan=lifespan,
     )

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from arq.constants import result_key_prefix
+from arq.jobs import Job, JobStatus
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from jobs.send import settle
-from models.channels import enqueue_send
+from models.channels import SEND_SMS_JOB, enqueue_send
 from models.columns import utcnow
 from models.enums import SmsStatus
 from models.errors import ErrorCode
@@ -19,6 +21,19 @@ UNSETTLED_AFTER = timedelta(minutes=15)
 LOST_AFTER = timedelta(minutes=1)
 UNKNOWN_OUTCOME = ("The SMS provider never confirmed this message; whether it reached the phone "
                    "is unknown.")
+
+
+async def requeue(redis: Any, message_id: int) -> None:
+    """Enqueue the send again, also when an earlier job for it ended without sending.
+
+    arq keeps a finished job's result for an hour and ignores a new job with the same id
+    meanwhile, so a job that failed before its claim (the database was down) would otherwise
+    leave the message waiting that long.
+    """
+    job_id = f"{SEND_SMS_JOB}:{message_id}"  # as models.channels.enqueue_send names it
+    if await Job(job_id, redis).status() is JobStatus.complete:
+        await redis.delete(result_key_prefix + job_id)
+    await enqueue_send(redis, message_id)
 
 
 async def sweep_messages(ctx: dict[str, Any]) -> dict[str, int]:
@@ -35,7 +50,7 @@ async def sweep_messages(ctx: dict[str, Any]) -> dict[str, int]:
             col(SmsMessage.send_started_at) < now - UNSETTLED_AFTER,
         ))).all()
     for message_id in lost:
-        await enqueue_send(ctx["redis"], message_id)
+        await requeue(ctx["redis"], message_id)
     failed = 0
     for message_id in unsettled:
         failed += await settle(ctx, message_id, SmsStatus.FAILED,

@@ -58,7 +58,7 @@ async def claim(session: AsyncSession, message_id: int, now: datetime | None = N
     result = await session.execute(
         update(SmsMessage)
         .where(col(SmsMessage.id) == message_id, or_(
-            SmsMessage.status == SmsStatus.QUEUED, SmsMessage.status == SmsStatus.SENDING,
+            SmsMessage.status == SmsStatus.QUEUED,
             and_(SmsMessage.status == SmsStatus.SENDING, col(SmsMessage.retry_at).is_not(None),
                  col(SmsMessage.retry_at) <= now)))
         .values(status=SmsStatus.SENDING, attempts=SmsMessage.attempts + 1, retry_at=None,

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from enum import Enum
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
@@ -15,6 +16,9 @@ from models.sms import OptOut
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
                            "OPTOUT"})
 OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
+# We send only to E.164 numbers; any other sender (an alphanumeric ID, "whatsapp:+64...") has
+# nothing of ours to opt out of, and would not fit the opt-out's number column.
+E164 = re.compile(r"\+[1-9]\d{5,14}")
 
 
 class Keyword(Enum):
@@ -35,11 +39,20 @@ def keyword(body: str | None) -> Keyword | None:
 async def record_keyword(
     session: AsyncSession, number: str, word: Keyword, now: datetime,
     method: OptOutMethod = OptOutMethod.KEYWORD,
-) -> OptOut:
-    row = (await session.exec(select(OptOut).where(OptOut.number == number))).first()
-    if row is None:
-        row = OptOut(number=number, method=method, opted_out=False, opted_out_at=now)
-        session.add(row)
+) -> OptOut | None:
+    """Opt `number` out or back in; None when the sender is not a number we could send to.
+
+    The row is made with INSERT ... ON CONFLICT DO NOTHING: two replies from one number at
+    once find one row instead of one of them failing on the unique number.
+    """
+    if not E164.fullmatch(number):
+        return None
+    dialect = (await session.connection()).dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(OptOut).values(number=number, method=method, opted_out=False, opted_out_at=now)
+        .on_conflict_do_nothing(index_elements=["number"]))
+    row = (await session.exec(select(OptOut).where(OptOut.number == number))).one()
     if word is Keyword.OPT_OUT:
         row.opted_out, row.method, row.opted_out_at, row.opted_in_at = True, method, now, None
     else:

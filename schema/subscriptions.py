@@ -17,8 +17,10 @@ from schema.permissions import IsAuthenticated, coded_errors, require_show_sms_e
 from schema.queries.calendar import require_calendar_of
 
 
-async def message_event(info: Info, message_id: int) -> tuple[SmsMessage, set[int]] | None:
-    """The message as it is now, and the appointments it is about."""
+async def message_event(
+    info: Info, message_id: int, status: SmsStatus
+) -> tuple[SmsMessage, set[int]] | None:
+    """The message with the status it changed to, and the appointments it is about."""
     info.context.fresh_loaders()
     async with info.context.sessions() as session:
         row = await session.get(SmsMessageRow, message_id)
@@ -28,6 +30,9 @@ async def message_event(info: Info, message_id: int) -> tuple[SmsMessage, set[in
             select(SmsMessageAppointment.appointment_id).where(
                 SmsMessageAppointment.message_id == message_id))).all()
     appointments = set(linked) | ({row.appointment_id} if row.appointment_id else set())
+    # The row may have moved on before this event was read; each push shows its own change.
+    # Set after the session closed, so nothing is flushed.
+    row.status = status
     return SmsMessage(row=row), appointments
 
 
@@ -48,7 +53,7 @@ class Subscription:
         async for message_id, status in info.context.feed.listen():
             if status is not SmsStatus.FAILED:
                 continue
-            event = await message_event(info, message_id)
+            event = await message_event(info, message_id, status)
             if event is not None:
                 yield event[0]
 
@@ -61,8 +66,8 @@ class Subscription:
         user, profile = info.context.require_user()
         await coded_errors(info.context.require_sms_enabled)()
         wanted = await coded_errors(visible_appointment)(info, appointment_id)
-        async for message_id, _ in info.context.feed.listen():
-            event = await message_event(info, message_id)
+        async for message_id, status in info.context.feed.listen():
+            event = await message_event(info, message_id, status)
             if event is None:
                 continue
             message, appointments = event

@@ -199,6 +199,19 @@ async def test_once_its_event_is_disabled_the_template_can_be_deactivated(admin)
     assert data["updateSmsTemplate"]["template"]["active"] is False
 
 
+async def test_an_event_cannot_be_enabled_again_while_its_template_is_inactive(admin):
+    template = await template_id(admin, "REMINDER_EVENT")
+    event = await demo_event(admin)
+    await admin.ok(UPDATE_EVENT, {"id": event["id"], "input": {"enabled": False}})
+    await admin.ok(UPDATE_TEMPLATE, {"id": template, "input": {"active": False}})
+
+    data = await admin.ok(UPDATE_EVENT, {"id": event["id"], "input": {"enabled": True}})
+
+    assert [(e["code"], e["field"]) for e in data["updateReminderEvent"]["errors"]] == [
+        ("INVALID_TEMPLATE", "templateId")]
+    assert (await demo_event(admin))["enabled"] is False
+
+
 async def test_an_unknown_template_is_not_found(admin):
     data = await admin.ok(UPDATE_TEMPLATE, {"id": "999999", "input": {"name": "x"}})
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from sqlmodel import select
 
@@ -31,6 +34,14 @@ CONTACT_OPTED_OUT = "query Contact($id: ID!) { contact(id: $id) { optedOut } }"
 async def app(services, twilio_settings):
     return create_app(services=Services(twilio_settings, services.engine, services.sessions,
                                         services.queue, services.feed))
+
+
+@pytest.fixture
+async def http(app, sessions) -> AsyncIterator[httpx.AsyncClient]:
+    """Twilio's side of the webhooks, on an empty database."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test") as client:
+        yield client
 
 
 # --- the keyword rule -----------------------------------------------------------------------
@@ -88,62 +99,93 @@ async def send_first_possible(user, sessions) -> dict:
     raise AssertionError("no appointment in the demo can take an SMS")
 
 
-async def test_every_inbound_message_is_stored(anonymous, demo):
-    await reply(anonymous.http, "+64215550111", "Running 5 min late, the gate code is 1234",
+async def test_every_inbound_message_is_stored(http, sessions):
+    await reply(http, "+64215550111", "Running 5 min late, the gate code is 1234",
                 "SM" + "1" * 32)
-    await reply(anonymous.http, "+61412555301", "STOP", "SM" + "2" * 32)
+    await reply(http, "+61412555301", "STOP", "SM" + "2" * 32)
 
-    async with demo() as session:
+    async with sessions() as session:
         stored = (await session.exec(select(InboundMessage).order_by(InboundMessage.id))).all()
     assert [(m.from_number, m.to_number, m.body, m.provider_message_id) for m in stored] == [
         ("+64215550111", FROM_NUMBER, "Running 5 min late, the gate code is 1234", "SM" + "1" * 32),
         ("+61412555301", FROM_NUMBER, "STOP", "SM" + "2" * 32),
     ]
     assert all(m.received_at is not None for m in stored)
-    assert await opt_out_of(demo, "+64215550111") is None
+    assert await opt_out_of(sessions, "+64215550111") is None
 
 
-async def test_a_replayed_inbound_message_is_stored_once(anonymous, demo):
+async def test_a_replayed_inbound_message_is_stored_once(http, sessions):
     for _ in range(2):
-        await reply(anonymous.http, "+64215550111", "STOP", "SM" + "3" * 32)
+        await reply(http, "+64215550111", "STOP", "SM" + "3" * 32)
 
-    async with demo() as session:
+    async with sessions() as session:
         assert len((await session.exec(select(InboundMessage))).all()) == 1
-    assert (await opt_out_of(demo, "+64215550111")).opted_out is True
+    assert (await opt_out_of(sessions, "+64215550111")).opted_out is True
+
+
+
+async def test_a_replayed_stop_does_not_undo_a_later_start(http, sessions):
+    await reply(http, "+64215550111", "STOP", "SM" + "e" * 32)
+    await reply(http, "+64215550111", "START", "SM" + "f" * 32)
+
+    await reply(http, "+64215550111", "STOP", "SM" + "e" * 32)
+
+    assert (await opt_out_of(sessions, "+64215550111")).opted_out is False
 
 
 @pytest.mark.parametrize("body", ["STOP", "  stop! ", "Stop.", "optout", "UNSUBSCRIBE", "Cancel",
                                   "end", "QUIT", "revoke", "StopAll"])
-async def test_an_opt_out_word_opts_the_number_out(anonymous, demo, body):
-    await reply(anonymous.http, "+64215550111", body, "SM" + "4" * 32)
+async def test_an_opt_out_word_opts_the_number_out(http, sessions, body):
+    await reply(http, "+64215550111", body, "SM" + "4" * 32)
 
-    opt_out = await opt_out_of(demo, "+64215550111")
+    opt_out = await opt_out_of(sessions, "+64215550111")
     assert opt_out is not None and opt_out.opted_out is True
 
 
 @pytest.mark.parametrize("body", ["stop please", "please stop", "Can you stop by at 3?"])
-async def test_a_sentence_containing_stop_does_not_opt_out(anonymous, demo, body):
-    await reply(anonymous.http, "+64215550111", body, "SM" + "5" * 32)
+async def test_a_sentence_containing_stop_does_not_opt_out(http, sessions, body):
+    await reply(http, "+64215550111", body, "SM" + "5" * 32)
 
-    assert await opt_out_of(demo, "+64215550111") is None
-    async with demo() as session:
+    assert await opt_out_of(sessions, "+64215550111") is None
+    async with sessions() as session:
         assert len((await session.exec(select(InboundMessage))).all()) == 1
 
 
 @pytest.mark.parametrize("word", ["START", "yes", "Unstop!"])
-async def test_an_opt_in_word_opts_the_number_back_in(anonymous, demo, word):
-    await reply(anonymous.http, "+64215550111", "STOP", "SM" + "6" * 32)
+async def test_an_opt_in_word_opts_the_number_back_in(http, sessions, word):
+    await reply(http, "+64215550111", "STOP", "SM" + "6" * 32)
 
-    await reply(anonymous.http, "+64215550111", word, "SM" + "7" * 32)
+    await reply(http, "+64215550111", word, "SM" + "7" * 32)
 
-    opt_out = await opt_out_of(demo, "+64215550111")
+    opt_out = await opt_out_of(sessions, "+64215550111")
     assert opt_out.opted_out is False and opt_out.opted_in_at is not None
 
 
-async def test_a_stop_affects_only_the_number_that_sent_it(anonymous, demo):
-    await reply(anonymous.http, "+64215550111", "STOP", "SM" + "8" * 32)
+async def test_a_stop_affects_only_the_number_that_sent_it(http, sessions):
+    await reply(http, "+64215550111", "STOP", "SM" + "8" * 32)
 
-    assert await opt_out_of(demo, "+64215550123") is None
+    assert await opt_out_of(sessions, "+64215550123") is None
+
+
+
+async def test_replies_from_one_number_at_once_are_all_stored(http, sessions):
+    await asyncio.gather(*(reply(http, "+64215550111", word, f"SM{i:032d}")
+                           for i, word in enumerate(["STOP", "Stop", "stop!", "QUIT"])))
+
+    async with sessions() as session:
+        assert len((await session.exec(select(InboundMessage))).all()) == 4
+        assert [o.opted_out for o in (await session.exec(select(OptOut))).all()] == [True]
+
+
+@pytest.mark.parametrize("sender", ["whatsapp:+64215550111", "TimeTrak", "+6421555011100000001"])
+async def test_a_stop_from_a_sender_we_never_send_to_is_stored_and_opts_nothing_out(
+        http, sessions, sender):
+    await reply(http, sender, "STOP", "SM" + "d" * 32)
+
+    async with sessions() as session:
+        assert [m.from_number for m in (await session.exec(select(InboundMessage))).all()] == [
+            sender]
+        assert (await session.exec(select(OptOut))).all() == []
 
 
 # --- what opting out does to sending --------------------------------------------------------

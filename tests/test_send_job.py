@@ -69,13 +69,6 @@ def worker_context(sessions, services, settings, backoff_seconds: float = 0.0) -
             "provider": TwilioProvider(settings, timeout=2.0), "backoff_seconds": backoff_seconds}
 
 
-async def settled_at_twilio(twilio, count: int, within: float = 2.0) -> None:
-    """Wait for a stalled fake Twilio to finish answering, so late requests are counted too."""
-    deadline = asyncio.get_running_loop().time() + within
-    while len(twilio.received) < count and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.05)
-
-
 # Claiming
 
 async def test_two_workers_racing_for_one_message_send_it_once(
@@ -289,7 +282,7 @@ async def test_a_timed_out_send_is_never_resent_and_fails_after_fifteen_minutes(
     message_id = await queue_one(tech, demo)
     twilio.delay = 1.0
     await drain(timeout=0.3)
-    await settled_at_twilio(twilio, 1)
+    await asyncio.sleep(twilio.delay)  # the stalled answer is recorded once it is given
     ctx = {"sessions": demo, "redis": services.queue}
 
     # When: swept within fifteen minutes, with a worker running after
@@ -360,3 +353,23 @@ async def test_the_sweeper_resends_a_queued_message_whose_job_was_lost(
     assert [form["Body"] for form in twilio.received] == ["Lost 0"]
     assert (await stored(demo, old)).status is SmsStatus.SENT
     assert (await stored(demo, new)).status is SmsStatus.QUEUED
+
+
+async def test_the_sweeper_resends_a_message_whose_job_failed_before_claiming_it(
+        tech, demo, twilio, drain, services, twilio_settings, tmp_path):
+    # Given: the job ran while the worker could not reach the database, and ended in error
+    message_id = await queue_one(tech, demo)
+    no_database = twilio_settings.model_copy(
+        update={"database_url": f"sqlite:///{tmp_path / 'missing' / 'gone.db'}"})
+    await drain(settings=no_database)
+    assert (await stored(demo, message_id)).status is SmsStatus.QUEUED
+    await change(demo, message_id, created_at=utcnow() - timedelta(minutes=2))
+
+    # When
+    swept = await sweep_messages({"sessions": demo, "redis": services.queue})
+    await drain()
+
+    # Then
+    assert swept == {"requeued": 1, "failed": 0}
+    assert len(twilio.received) == 1
+    assert (await stored(demo, message_id)).status is SmsStatus.SENT

@@ -8,8 +8,19 @@ import pytest
 from geopy.distance import geodesic
 from sqlmodel import select
 
-from models import Appointment, Client, Contact, Job, OptOut, Profile, SmsMessage, SmsTemplate, Task
-from models import TimeEntry, User
+from models import (
+    Appointment,
+    Client,
+    Contact,
+    Job,
+    OptOut,
+    Profile,
+    SmsMessage,
+    SmsTemplate,
+    Task,
+    TimeEntry,
+    User,
+)
 from models.demo import TECH_EMAIL
 from models.enums import OptOutMethod, SmsStatus
 
@@ -125,6 +136,19 @@ async def test_a_profile_without_send_sms_to_client_is_refused(tech, demo, twili
 
     # When
     code, _ = await refused(tech, send_input(appointment))
+
+    # Then
+    assert code == "PERMISSION_DENIED"
+    await assert_nothing_written_or_sent(demo, twilio, drain)
+
+
+async def test_only_an_administrator_may_send_about_another_users_appointment(
+        office, demo, twilio, drain):
+    # Given: the technician's appointment
+    appointment = await harbourside_visit(demo)
+
+    # When
+    code, _ = await refused(office, send_input(appointment))
 
     # Then
     assert code == "PERMISSION_DENIED"
@@ -295,7 +319,7 @@ async def test_only_an_active_appointment_template_may_be_used(
     ("   ", "MESSAGE_EMPTY"),
     ("a" * 161, "MESSAGE_TOO_LONG"),
     ("ā" * 71, "MESSAGE_TOO_LONG"),
-])
+], ids=["none", "blank", "161-gsm", "71-ucs2"])
 async def test_an_empty_or_too_long_message_is_refused(tech, demo, twilio, drain, body, code):
     # Given
     appointment = await harbourside_visit(demo)
@@ -308,8 +332,8 @@ async def test_an_empty_or_too_long_message_is_refused(tech, demo, twilio, drain
     await assert_nothing_written_or_sent(demo, twilio, drain)
 
 
-@pytest.mark.parametrize(("body", "encoding_length"), [("a" * 160, 160), ("ā" * 70, 70)])
-async def test_a_message_filling_one_sms_is_accepted(tech, demo, body, encoding_length):
+@pytest.mark.parametrize("body", ["a" * 160, "ā" * 70], ids=["160-gsm", "70-ucs2"])
+async def test_a_message_filling_one_sms_is_accepted(tech, demo, body):
     # Given
     appointment = await harbourside_visit(demo)
 
@@ -350,13 +374,13 @@ async def test_the_location_is_kept_with_its_distance_from_the_job_site(tech, de
 
     # When
     message = (await tech.ok(SEND, send_input(appointment, location=here)))["sendSms"]["message"]
-    activities = (await tech.ok(ACTIVITIES, {"id": str(appointment.id)}))["appointment"]["activities"]
+    shown = (await tech.ok(ACTIVITIES, {"id": str(appointment.id)}))["appointment"]
 
     # Then
     assert message["location"] == {**here, "distanceFromJobMeters": pytest.approx(expected)}
     assert 1000 < expected < 1300
-    assert [(a["message"]["id"], a["location"]["distanceFromJobMeters"]) for a in activities] == [
-        (message["id"], pytest.approx(expected))]
+    assert [(a["message"]["id"], a["location"]["distanceFromJobMeters"])
+            for a in shown["activities"]] == [(message["id"], pytest.approx(expected))]
 
 
 async def test_without_job_coordinates_the_distance_is_unknown(tech, demo):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 import httpx
@@ -33,6 +34,15 @@ async def app(services, twilio_settings):
     """The app as deployed with Twilio: webhooks verify against its auth token and account."""
     return create_app(services=Services(twilio_settings, services.engine, services.sessions,
                                         services.queue, services.feed))
+
+
+@pytest.fixture
+async def http(app, sessions) -> AsyncIterator[httpx.AsyncClient]:
+    """Twilio's side of the webhooks, on an empty database."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test") as client:
+        yield client
+
 
 
 async def post(http: httpx.AsyncClient, path: str, form: dict[str, str],
@@ -100,14 +110,14 @@ def test_the_signature_matches_twilios_published_example():
     ("sent", SmsStatus.SENT), ("delivered", SmsStatus.DELIVERED),
     ("undelivered", SmsStatus.FAILED), ("failed", SmsStatus.FAILED),
 ])
-async def test_each_twilio_status_maps_to_ours(anonymous, demo, twilio_status, expected):
-    message = await stored_message(demo, SmsStatus.SENDING)
+async def test_each_twilio_status_maps_to_ours(http, sessions, twilio_status, expected):
+    message = await stored_message(sessions, SmsStatus.SENDING)
 
-    response = await post(anonymous.http, status_path(message),
+    response = await post(http, status_path(message),
                           status_form("SM" + "a" * 32, twilio_status))
 
     assert response.status_code < 300
-    row = await message_row(demo, message.id)
+    row = await message_row(sessions, message.id)
     assert row.status is expected
     assert row.provider_message_id == "SM" + "a" * 32
 
@@ -143,12 +153,13 @@ async def test_undelivered_fails_the_message_with_the_plain_language_reason(admi
                         "errorMessage": "The handset is switched off or unreachable."}
 
 
-async def test_a_failure_with_an_unknown_code_still_says_why(anonymous, demo):
-    message = await stored_message(demo, SmsStatus.SENT, "SM" + "b" * 32)
+async def test_a_failure_with_an_unknown_code_still_says_why(http, sessions):
+    message = await stored_message(sessions, SmsStatus.SENT, "SM" + "b" * 32)
 
-    await post(anonymous.http, status_path(message), status_form("SM" + "b" * 32, "failed", "39999"))
+    await post(http, status_path(message),
+               status_form("SM" + "b" * 32, "failed", "39999"))
 
-    row = await message_row(demo, message.id)
+    row = await message_row(sessions, message.id)
     assert row.status is SmsStatus.FAILED and row.error_code == "39999"
     assert row.error_message == reason_for(None)
 
@@ -171,17 +182,17 @@ async def test_a_replayed_callback_is_harmless(admin, demo, drain):
     ("delivered", "sent"), ("delivered", "queued"), ("failed", "sent"), ("failed", "delivered"),
     ("delivered", "failed"), ("undelivered", "sending"),
 ])
-async def test_status_never_moves_backwards(anonymous, demo, settled, late):
+async def test_status_never_moves_backwards(http, sessions, settled, late):
     sid = "SM" + "c" * 32
-    message = await stored_message(demo, SmsStatus.SENT, sid)
-    await post(anonymous.http, status_path(message), status_form(sid, settled, "30005"))
-    before = await message_row(demo, message.id)
+    message = await stored_message(sessions, SmsStatus.SENT, sid)
+    await post(http, status_path(message), status_form(sid, settled, "30005"))
+    before = await message_row(sessions, message.id)
     assert before.status in (SmsStatus.DELIVERED, SmsStatus.FAILED)
 
-    response = await post(anonymous.http, status_path(message), status_form(sid, late, "30003"))
+    response = await post(http, status_path(message), status_form(sid, late, "30003"))
 
     assert response.status_code == 204
-    after = await message_row(demo, message.id)
+    after = await message_row(sessions, message.id)
     assert (after.status, after.error_code, after.error_message, after.updated_at) == (
         before.status, before.error_code, before.error_message, before.updated_at)
 
@@ -222,14 +233,14 @@ async def test_a_callback_without_message_id_is_matched_by_sid(admin, demo, drai
     assert (await message_row(demo, message.id)).status is SmsStatus.DELIVERED
 
 
-async def test_a_callback_with_another_messages_sid_changes_nothing(anonymous, demo):
-    message = await stored_message(demo, SmsStatus.SENT, "SM" + "e" * 32)
+async def test_a_callback_with_another_messages_sid_changes_nothing(http, sessions):
+    message = await stored_message(sessions, SmsStatus.SENT, "SM" + "e" * 32)
 
-    response = await post(anonymous.http, status_path(message),
+    response = await post(http, status_path(message),
                           status_form("SM" + "f" * 32, "failed", "30003"))
 
     assert response.status_code == 204
-    assert (await message_row(demo, message.id)).status is SmsStatus.SENT
+    assert (await message_row(sessions, message.id)).status is SmsStatus.SENT
 
 
 # --- forged requests ------------------------------------------------------------------------
@@ -243,7 +254,8 @@ def forgeries(path: str, form: dict[str, str]) -> dict[str, tuple[dict[str, str]
     other_account = dict(form, AccountSid="AC" + "9" * 32)
     return {
         "no signature": (form, {"Content-Type": good["Content-Type"]}),
-        "wrong signature": (form, dict(good, **{"X-Twilio-Signature": "0/KCTR6DLpKmkAf8muzZqo1nDgQ="})),
+        "wrong signature": (form, dict(good, **{"X-Twilio-Signature":
+                                                 "0/KCTR6DLpKmkAf8muzZqo1nDgQ="})),
         "wrong auth token": (form, signed_form(url, form, auth_token="not-" + AUTH_TOKEN)),
         "another host": (form, signed_form("https://evil.example.com" + path, form)),
         "another path": (form, signed_form(PUBLIC + "/webhooks/twilio/other", form)),
@@ -259,51 +271,51 @@ STATUS_FORGERIES = list(forgeries("/x", {"MessageStatus": "x"}))
 
 
 @pytest.mark.parametrize("forgery", STATUS_FORGERIES)
-async def test_a_forged_status_callback_is_refused_and_changes_nothing(anonymous, demo, forgery):
-    message = await stored_message(demo, SmsStatus.SENT, "SM" + "1" * 32)
+async def test_a_forged_status_callback_is_refused_and_changes_nothing(http, sessions, forgery):
+    message = await stored_message(sessions, SmsStatus.SENT, "SM" + "1" * 32)
     path = status_path(message)
     form, headers = forgeries(path, status_form("SM" + "1" * 32, "delivered"))[forgery]
 
-    response = await post(anonymous.http, path, form, headers)
+    response = await post(http, path, form, headers)
 
     assert response.status_code == 403
-    row = await message_row(demo, message.id)
+    row = await message_row(sessions, message.id)
     assert row.status is SmsStatus.SENT and row.delivered_at is None
 
 
 @pytest.mark.parametrize("forgery", STATUS_FORGERIES)
-async def test_a_forged_inbound_message_is_refused_and_changes_nothing(anonymous, demo, forgery):
+async def test_a_forged_inbound_message_is_refused_and_changes_nothing(http, sessions, forgery):
     path = "/webhooks/twilio/inbound"
     genuine = {"From": "+64215550111", "To": "+64210000000", "Body": "STOP",
                "MessageSid": "SM" + "2" * 32, "AccountSid": ACCOUNT_SID}
     form, headers = forgeries(path, genuine)[forgery]
 
-    response = await post(anonymous.http, path, form, headers)
+    response = await post(http, path, form, headers)
 
     assert response.status_code == 403
-    async with demo() as session:
+    async with sessions() as session:
         assert (await session.exec(select(InboundMessage))).all() == []
         assert (await session.exec(select(OptOut))).all() == []
 
 
-async def test_the_same_request_signed_properly_is_accepted(anonymous, demo):
+async def test_the_same_request_signed_properly_is_accepted(http, sessions):
     """The forgery tests' control: only the forgery, never the request itself, is refused."""
-    message = await stored_message(demo, SmsStatus.SENT, "SM" + "1" * 32)
+    message = await stored_message(sessions, SmsStatus.SENT, "SM" + "1" * 32)
 
-    response = await post(anonymous.http, status_path(message),
+    response = await post(http, status_path(message),
                           status_form("SM" + "1" * 32, "delivered"))
 
     assert response.status_code == 204
-    assert (await message_row(demo, message.id)).status is SmsStatus.DELIVERED
+    assert (await message_row(sessions, message.id)).status is SmsStatus.DELIVERED
 
 
 @pytest.mark.parametrize("path", ["/webhooks/twilio/status", "/webhooks/twilio/inbound"])
 async def test_without_an_auth_token_configured_every_request_is_refused(
-        services, twilio_settings, demo, path):
+        services, twilio_settings, sessions, path):
     unconfigured = twilio_settings.model_copy(update={"twilio_auth_token": ""})
     app = create_app(services=Services(unconfigured, services.engine, services.sessions,
                                        services.queue, services.feed))
-    message = await stored_message(demo, SmsStatus.SENT, "SM" + "3" * 32)
+    message = await stored_message(sessions, SmsStatus.SENT, "SM" + "3" * 32)
     form = (status_form("SM" + "3" * 32, "failed", "30003") if path.endswith("status") else
             {"From": "+64215550111", "To": "+64210000000", "Body": "STOP",
              "MessageSid": "SM" + "4" * 32, "AccountSid": ACCOUNT_SID})
@@ -313,7 +325,7 @@ async def test_without_an_auth_token_configured_every_request_is_refused(
         response = await post(http, path, form, signed_form(PUBLIC + path, form, auth_token=""))
 
     assert response.status_code == 403
-    assert (await message_row(demo, message.id)).status is SmsStatus.SENT
-    async with demo() as session:
+    assert (await message_row(sessions, message.id)).status is SmsStatus.SENT
+    async with sessions() as session:
         assert (await session.exec(select(InboundMessage))).all() == []
         assert (await session.exec(select(OptOut))).all() == []

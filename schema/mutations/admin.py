@@ -78,8 +78,8 @@ async def events_using(session, template_id: int) -> list[ReminderEventRow]:
 def description(text: str | None) -> str:
     text = (text or "").strip()
     if not text or len(text) > 300:
-        raise DomainError(ErrorCode.INVALID_INPUT, "A description of 1 to 300 characters is needed.",
-                          field="description")
+        raise DomainError(ErrorCode.INVALID_INPUT,
+                          "A description of 1 to 300 characters is needed.", field="description")
     return text
 
 
@@ -159,4 +159,7 @@ class AdminMutation:
                 row.run_at = check_run_at(input.run_at)
             if input.enabled is not None:
                 row.enabled = input.enabled
+            if row.enabled and input.template_id is None:
+                # Re-enabling an event whose template was deactivated while it was off.
+                check_event_template(await session.get(SmsTemplateRow, row.template_id))
         return ReminderEventPayload(event=ReminderEvent(row=row))

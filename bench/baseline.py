@@ -1,0 +1,217 @@
+"""Plain Starlette endpoints doing the benchmarked work without GraphQL: the baselines.
+
+`calendar` runs the same SQL statements as the GraphQL `calendar` query of bench/calendar.py
+(the bearer-token lookup, the appointments, then jobs, tasks, SMS counts, clients, contacts and
+opt-outs, each by a list of ids) on one session, and answers with the same JSON.
+
+`sendSms` makes the same rows as the mutation (a QUEUED message and its appointment link) and
+enqueues the same arq job, with only what a hand-written endpoint needs: the token lookup and
+one joined read of the appointment, its job, client and contact. No GraphQL, and none of the
+mutation's checks.
+
+Served by uvicorn with `--factory bench.baseline:calendar_app` or `bench.baseline:send_sms_app`;
+both read DATABASE_URL and REDIS_URL as the real app does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.auth import bearer_token, signed_in
+from models import (
+    Appointment,
+    Client,
+    Contact,
+    Job,
+    OptOut,
+    SmsMessage,
+    SmsMessageAppointment,
+    Task,
+)
+from models.accounts import user_for_token
+from models.channels import enqueue_send
+from models.config import get_settings
+from models.db import Sessions, create_engine, session_factory
+from models.enums import RecipientKind, SmsSource, SmsStatus
+from models.recipients import Recipient, client_recipient, client_sms_number, contact_recipient
+from models.segments import check_message
+
+UNAUTHENTICATED = {"data": None, "errors": [{"message": "Sign in first: no or invalid bearer "
+                                             "token.", "extensions": {"code": "UNAUTHENTICATED"}}]}
+
+
+class Held:
+    """The engine, sessions and queue: given (in-process runs) or opened by the lifespan."""
+
+    def __init__(self, engine: AsyncEngine | None = None, queue: ArqRedis | None = None):
+        self.engine = engine
+        self.sessions: Sessions | None = session_factory(engine) if engine else None
+        self.queue = queue
+        self.owned = engine is None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette, with_queue: bool) -> AsyncIterator[None]:
+        if not self.owned:
+            yield
+            return
+        settings = get_settings()
+        self.engine = create_engine(settings.database_url)
+        self.sessions = session_factory(self.engine)
+        if with_queue:
+            self.queue = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        try:
+            yield
+        finally:
+            if self.queue is not None:
+                await self.queue.aclose()
+            await self.engine.dispose()
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def calendar_app(engine: AsyncEngine | None = None) -> Starlette:
+    held = Held(engine)
+
+    async def calendar(request: Request) -> JSONResponse:
+        token = bearer_token(request.headers.get("authorization"))
+        variables = (await request.json())["variables"]
+        start = datetime.fromisoformat(variables["start"])
+        end = datetime.fromisoformat(variables["end"])
+        async with held.sessions() as session:
+            signed = await user_for_token(session, token) if token else None
+            if signed is None:
+                return JSONResponse(UNAUTHENTICATED)
+            user, _ = signed
+            appointments = await calendar_json(session, user.id, start, end)
+        return JSONResponse({"data": {"calendar": appointments}})
+
+    return Starlette(routes=[Route("/calendar", calendar, methods=["POST"]),
+                             Route("/healthz", healthz)],
+                     lifespan=lambda app: held.lifespan(app, with_queue=False))
+
+
+async def by_id(session, model, ids: Sequence[int]) -> dict[int, Any]:
+    if not ids:
+        return {}
+    rows = (await session.exec(select(model).where(col(model.id).in_(ids)))).all()
+    return {row.id: row for row in rows}
+
+
+async def calendar_json(session, owner_id: int, start: datetime, end: datetime) -> list[dict]:
+    appointments = (
+        await session.exec(
+            select(Appointment)
+            .where(Appointment.user_id == owner_id, col(Appointment.start) < end,
+                   col(Appointment.end) > start)
+            .order_by(Appointment.start, Appointment.id)
+        )
+    ).all()
+    if not appointments:
+        return []
+    jobs = await by_id(session, Job, unique(a.job_id for a in appointments))
+    tasks = await by_id(session, Task, unique(a.task_id for a in appointments if a.task_id))
+    link = SmsMessageAppointment
+    counts = dict((await session.exec(
+        select(link.appointment_id, func.count())
+        .join(SmsMessage, col(SmsMessage.id) == link.message_id)
+        .where(col(link.appointment_id).in_(unique(a.id for a in appointments)),
+               SmsMessage.status != SmsStatus.FAILED)
+        .group_by(link.appointment_id)
+    )).all())
+    clients = await by_id(session, Client, unique(j.client_id for j in jobs.values()))
+    contacts = await by_id(session, Contact, unique(a.contact_id for a in appointments
+                                                    if a.contact_id))
+    numbers = unique(
+        client_sms_number(clients[jobs[a.job_id].client_id]) if a.contact_id is None
+        else contacts[a.contact_id].sms_number for a in appointments)
+    numbers = [n for n in numbers if n]
+    opted_out = set()
+    if numbers:
+        opted_out = set((await session.exec(
+            select(OptOut.number).where(col(OptOut.number).in_(numbers),
+                                        OptOut.opted_out == True)  # noqa: E712
+        )).all())
+
+    shown = []
+    for a in appointments:
+        job, task = jobs[a.job_id], tasks.get(a.task_id)
+        client = clients[job.client_id]
+        recipient = (client_recipient(client, opted_out) if a.contact_id is None
+                     else contact_recipient(contacts[a.contact_id], opted_out))
+        shown.append({
+            "id": str(a.id), "start": a.start.isoformat(), "end": a.end.isoformat(),
+            "smsReminder": a.sms_reminder, "smsCount": counts.get(a.id, 0),
+            "job": {"id": str(job.id), "title": job.title, "latitude": job.latitude,
+                    "longitude": job.longitude,
+                    "client": {"id": str(client.id), "name": client.name,
+                               "smsNumber": client.sms_number}},
+            "task": {"id": str(task.id), "name": task.name} if task else None,
+            "contact": recipient_json(recipient),
+        })
+    return shown
+
+
+def recipient_json(recipient: Recipient) -> dict[str, Any]:
+    return {"kind": recipient.kind.name, "id": str(recipient.id), "name": recipient.name,
+            "smsNumber": recipient.sms_number, "optedOut": recipient.opted_out,
+            "canReceiveSms": recipient.can_receive_sms,
+            "problem": recipient.problem.name if recipient.problem else None}
+
+
+def unique(values) -> list:
+    return list(dict.fromkeys(values))
+
+
+def send_sms_app(engine: AsyncEngine | None = None, queue: ArqRedis | None = None) -> Starlette:
+    held = Held(engine, queue)
+
+    async def send_sms(request: Request) -> JSONResponse:
+        signed = await signed_in(held.sessions, bearer_token(request.headers.get("authorization")))
+        if signed is None:
+            return JSONResponse(UNAUTHENTICATED)
+        given = (await request.json())["variables"]["input"]
+        text = given["body"]
+        length = check_message(text)
+        async with held.sessions.begin() as session:
+            appointment, job, client, contact = (await session.exec(
+                select(Appointment, Job, Client, Contact)
+                .join(Job, col(Job.id) == Appointment.job_id)
+                .join(Client, col(Client.id) == Job.client_id)
+                .outerjoin(Contact, col(Contact.id) == Appointment.contact_id)
+                .where(Appointment.id == int(given["appointmentId"]))
+            )).one()
+            kind, recipient_id, number = (
+                (RecipientKind.CONTACT, contact.id, contact.sms_number) if contact
+                else (RecipientKind.CLIENT, client.id, client_sms_number(client)))
+            message = SmsMessage(
+                to_number=number, body=text, status=SmsStatus.QUEUED, source=SmsSource.APP,
+                recipient_kind=kind, recipient_id=recipient_id, client_id=client.id,
+                appointment_id=appointment.id, job_id=job.id, sent_by_id=signed.user.id,
+                segments=length.segments, encoding=length.encoding,
+                idempotency_key=given.get("idempotencyKey"))
+            session.add(message)
+            await session.flush()
+            session.add(SmsMessageAppointment(message_id=message.id,
+                                              appointment_id=appointment.id))
+        await enqueue_send(held.queue, message.id)
+        return JSONResponse({"data": {"sendSms": {
+            "message": {"id": str(message.id), "status": message.status.name}, "errors": []}}})
+
+    return Starlette(routes=[Route("/send-sms", send_sms, methods=["POST"]),
+                             Route("/healthz", healthz)],
+                     lifespan=lambda app: held.lifespan(app, with_queue=True))

@@ -1,0 +1,286 @@
+"""Benchmark: one user's week in the `calendar` query, GraphQL against a plain Starlette baseline.
+
+    .venv/bin/python -m bench.calendar [--quick] [--seconds 10] [--database-url postgresql://...]
+
+Both servers are uvicorn processes of their own, loaded by bench/load.py from another process.
+Before the load, the SQL statements of one query are counted in-process (httpx ASGITransport and
+a before_cursor_execute listener) for 20, 200 and 2,000 appointments; the JSON answers of GraphQL
+and the baseline must be equal, in-process and over HTTP. Then the GraphQL server runs once more
+under pyinstrument and the top of its profile is printed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and __package__ in (None, ""):
+    # Run as a file, bench/ would shadow the standard library's `calendar`: go by module.
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+    __package__ = "bench"
+
+import argparse
+import asyncio
+import json
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+from api.app import Services, create_app
+from bench.baseline import calendar_app
+from bench.load import RESULTS, measure, servers, table, write_results
+from bench.setup import ONE_WEEK, WEEK, SignedIn, add_company, add_users, add_week, database
+from models.config import Settings
+from models.db import create_engine, session_factory
+
+QUERY = """
+query Calendar($start: DateTime!, $end: DateTime!) {
+  calendar(start: $start, end: $end) {
+    id start end smsReminder smsCount
+    job { id title latitude longitude client { id name smsNumber } }
+    task { id name }
+    contact { kind id name smsNumber optedOut canReceiveSms problem }
+  }
+}
+"""
+VARIABLES = {"start": WEEK.isoformat(), "end": (WEEK + ONE_WEEK).isoformat()}
+BODY = json.dumps({"query": QUERY, "variables": VARIABLES})
+SIZES = (20, 200, 2000)
+
+
+def settings(url: str) -> Settings:
+    return Settings(database_url=url, redis_url=None, environment="production",
+                    secret_key="bench-secret-key-that-is-long-enough-for-production",
+                    _env_file=None)
+
+
+async def build(url: str, sizes: tuple[int, ...]) -> dict[int, SignedIn]:
+    """One user per size, each with that many appointments in the benchmark week."""
+    engine = create_engine(url)
+    try:
+        sessions = session_factory(engine)
+        profile_id = await add_company(sessions)
+        users = await add_users(sessions, profile_id, len(sizes), prefix="tech")
+        for user, size in zip(users, sizes, strict=True):
+            await add_week(sessions, user, size)
+        return dict(zip(sizes, users, strict=True))
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def statements_of(engine):
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def count_statements(url: str, users: dict[int, SignedIn]) -> dict[int, dict[str, Any]]:
+    """Per size: statements per query for GraphQL and the baseline, which must run the same SQL
+    and answer with the same JSON."""
+    engine = create_engine(url)
+    try:
+        services = Services(settings(url), engine, session_factory(engine), None)
+        apps = {"graphql": (create_app(services=services), "/graphql"),
+                "baseline": (calendar_app(engine), "/calendar")}
+        counted: dict[int, dict[str, Any]] = {}
+        for size, user in users.items():
+            answers, statements = {}, {}
+            for name, (app, path) in apps.items():
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+                    headers = {"authorization": f"Bearer {user.token}",
+                               "content-type": "application/json"}
+                    await http.post(path, content=BODY, headers=headers)  # warm caches
+                    with statements_of(engine) as seen:
+                        response = await http.post(path, content=BODY, headers=headers)
+                answers[name], statements[name] = response.json(), seen
+            shown = answers["graphql"].get("data") or {}
+            if answers["graphql"] != answers["baseline"] or len(shown["calendar"]) != size:
+                raise SystemExit(f"{size} appointments: GraphQL and the baseline disagree:\n"
+                                 f"{str(answers['graphql'])[:500]}\n"
+                                 f"{str(answers['baseline'])[:500]}")
+            if sorted(statements["graphql"]) != sorted(statements["baseline"]):
+                raise SystemExit(f"{size} appointments: not the same SQL:\n"
+                                 + "\n".join(statements["graphql"]) + "\n---\n"
+                                 + "\n".join(statements["baseline"]))
+            counted[size] = {"graphql": len(statements["graphql"]),
+                             "baseline": len(statements["baseline"]),
+                             "statements": [" ".join(s.split())[:100]
+                                            for s in statements["graphql"]]}
+        return counted
+    finally:
+        await engine.dispose()
+
+
+def load_spec(url: str, user: SignedIn, size: int, args: argparse.Namespace) -> dict[str, Any]:
+    return {"url": url, "concurrency": args.concurrency, "seconds": args.seconds,
+            "warmup": args.warmup,
+            "clients": [{"headers": {"authorization": f"Bearer {user.token}"}, "body": BODY}],
+            "expect_len": {"data.calendar": size}}
+
+
+def over_http(url: str, users: dict[int, SignedIn], size: int,
+              args: argparse.Namespace) -> dict[str, Any]:
+    user = users[size]
+    headers = {"authorization": f"Bearer {user.token}", "content-type": "application/json"}
+    apps = {"graphql": "api.app:create_app", "baseline": "bench.baseline:calendar_app"}
+    paths = {"graphql": "/graphql", "baseline": "/calendar"}
+    runs, answers = {}, {}
+    with servers(apps, url, log_prefix="calendar") as running:
+        for name, server in running.items():
+            answers[name] = httpx.post(f"{server.base}{paths[name]}", content=BODY,
+                                       headers=headers, timeout=60).json()
+        if answers["graphql"] != answers["baseline"]:
+            raise SystemExit("over HTTP, GraphQL and the baseline answered differently")
+        for name, server in running.items():
+            print(f"  {name}: {args.concurrency} clients for {args.seconds} s ...", flush=True)
+            runs[name] = measure(server, load_spec(f"{server.base}{paths[name]}", user, size,
+                                                   args))
+    return runs
+
+
+def profile(url: str, users: dict[int, SignedIn], size: int,
+            args: argparse.Namespace) -> dict[str, Any]:
+    """The GraphQL server under pyinstrument for a short load; its tree, flat list and the
+    share of time per library."""
+    from pyinstrument.renderers import ConsoleRenderer
+    from pyinstrument.session import Session
+
+    saved = RESULTS / "calendar-profile.pyisession"
+    seconds = min(args.seconds, 5)
+    with servers({"profiled": "api.app:create_app"}, url, profile_to=saved,
+                 log_prefix="calendar") as running:
+        server = running["profiled"]
+        spec = {**load_spec(f"{server.base}/graphql", users[size], size, args),
+                "seconds": seconds}
+        loaded = measure(server, spec)
+    session = Session.load(str(saved))
+    options = {"filter_threshold": 0.01}
+    tree = ConsoleRenderer(show_all=False, unicode=False, color=False, time="percent_of_total",
+                           processor_options=options).render(session)
+    flat = ConsoleRenderer(flat=True, unicode=False, color=False, time="percent_of_total",
+                           processor_options=options).render(session)
+    (RESULTS / "calendar-profile.txt").write_text(tree + "\n\n" + flat)
+    return {"load": loaded, "by_library": by_library(session), "tree": tree, "flat": flat}
+
+
+def by_library(session) -> list[tuple[str, float]]:
+    """Self time of the main thread while serving, grouped by package (imports left out)."""
+    totals: dict[str, float] = defaultdict(float)
+
+    def walk(frame, parent: str) -> None:
+        if frame.function in ("_find_and_load", "import_module"):
+            return
+        own = frame.time - sum(child.time for child in frame.children)
+        here = library(frame, parent)
+        totals[here] += max(own, 0.0)
+        for child in frame.children:
+            walk(child, here)
+
+    walk(session.root_frame(), "(root)")
+    whole = sum(totals.values()) or 1.0
+    return sorted(((name, round(100 * t / whole, 1)) for name, t in totals.items()),
+                  key=lambda item: -item[1])
+
+
+def library(frame, parent: str) -> str:
+    """The package a frame's code belongs to; pyinstrument's [self] leaves go to their parent."""
+    if frame.function in ("poll", "select", "epoll.poll") or frame.identifier.startswith("[idle]"):
+        return "(idle: waiting for the network or the database thread)"
+    if frame.is_synthetic or frame.file_path in (None, "", "<built-in>"):
+        return parent
+    path = (frame.file_path or "").replace("\\", "/")
+    if "site-packages/" in path:
+        return path.split("site-packages/")[1].split("/")[0].removesuffix(".py")
+    for room in ("api", "schema", "models", "jobs", "bench"):
+        if f"/{room}/" in path:
+            return f"app: {room}/"
+    if "/lib/python" in path:
+        rest = path.split("/lib/python")[1].split("/", 1)[1]
+        return "stdlib: " + rest.split("/")[0].removesuffix(".py")
+    return path or frame.function
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.calendar", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="A smoke run, well under 30 s.")
+    parser.add_argument("--seconds", type=float, help="Measured seconds per server (10; quick 2).")
+    parser.add_argument("--warmup", type=float, help="Unmeasured seconds first (2; quick 0.5).")
+    parser.add_argument("--concurrency", type=int, help="Concurrent clients (32; quick 8).")
+    parser.add_argument("--appointments", type=int, default=200, choices=SIZES)
+    parser.add_argument("--database-url", help="A postgresql:// server; default a temp SQLite.")
+    parser.add_argument("--no-profile", action="store_true")
+    args = parser.parse_args(argv)
+    args.seconds = args.seconds or (2 if args.quick else 10)
+    args.concurrency = args.concurrency or (8 if args.quick else 32)
+    args.warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 2)
+    name = "calendar-quick" if args.quick else "calendar"
+
+    with database(args.database_url, "bench_calendar") as url:
+        kind = url.split(":", 1)[0]
+        print(f"Building {', '.join(map(str, SIZES))} appointments on {kind} ...", flush=True)
+        users = asyncio.run(build(url, SIZES))
+        print("Counting statements in-process ...", flush=True)
+        counted = asyncio.run(count_statements(url, users))
+        print(f"Over HTTP, {args.appointments} appointments:", flush=True)
+        runs = over_http(url, users, args.appointments, args)
+        profiled = None if args.no_profile or args.quick else profile(
+            url, users, args.appointments, args)
+
+    graphql, baseline = runs["graphql"], runs["baseline"]
+    ratio = graphql["requests_per_second"] / max(baseline["requests_per_second"], 1e-9)
+    cpu_ratio = (baseline["server_cpu_ms_per_request"] / graphql["server_cpu_ms_per_request"]
+                 if graphql["server_cpu_ms_per_request"] and baseline["server_cpu_ms_per_request"]
+                 else 0.0)
+    print()
+    print(f"calendar: {args.appointments} appointments, {args.concurrency} clients, "
+          f"{args.seconds} s each, {kind}")
+    print(table(["server", "req/s", "p50 ms", "p99 ms", "server CPU ms/req", "requests",
+                 "errors"],
+                [[n, r["requests_per_second"], r["p50_ms"], r["p99_ms"],
+                  r["server_cpu_ms_per_request"], r["requests"], r["errors"]]
+                 for n, r in runs.items()]))
+    print(f"ratio GraphQL/baseline: {ratio:.3f} by req/s, {cpu_ratio:.3f} by server CPU per "
+          f"request  (target >= 0.2)")
+    print()
+    print(table(["appointments", "GraphQL statements", "baseline statements"],
+                [[size, c["graphql"], c["baseline"]] for size, c in counted.items()]))
+    constant = len({c["graphql"] for c in counted.values()}) == 1
+    print(f"statements per query constant: {'yes' if constant else 'NO'}; the statements:")
+    for statement in counted[args.appointments]["statements"]:
+        print(f"  {statement}")
+    if profiled:
+        print()
+        print(f"Profile of the GraphQL server ({profiled['load']['requests_per_second']:.1f} "
+              f"req/s under pyinstrument), share of main-thread samples by library:")
+        print(table(["library", "%"], [list(item) for item in profiled["by_library"][:15]]))
+        print(f"(tree and flat list: {RESULTS / 'calendar-profile.txt'})")
+    path = write_results(name, {
+        "benchmark": "calendar", "database": kind, "appointments": args.appointments,
+        "concurrency": args.concurrency, "seconds": args.seconds, "warmup": args.warmup,
+        "graphql": graphql, "baseline": baseline, "ratio": round(ratio, 4),
+        "ratio_by_server_cpu": round(cpu_ratio, 4),
+        "statements_per_query": {str(size): {k: c[k] for k in ("graphql", "baseline")}
+                                 for size, c in counted.items()},
+        "statements_constant": constant,
+        "profile_by_library": profiled and profiled["by_library"],
+    })
+    print(f"\nwritten to {path}")
+    errors = graphql["errors"] + baseline["errors"]
+    return 1 if errors or not constant else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
