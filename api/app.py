@@ -79,7 +79,8 @@ class GraphQLApp(GraphQL):
                          graphql_ide="graphiql" if development else None,
                          allow_queries_via_get=False,
                          subscription_protocols=("graphql-transport-ws",),
-                         connection_init_wait_timeout=timedelta(seconds=10),
+                         connection_init_wait_timeout=timedelta(
+                             seconds=settings.websocket_init_timeout_seconds),
                          max_subscriptions_per_connection=MAX_SUBSCRIPTIONS)
         self.services = services
 

@@ -171,27 +171,39 @@ def profile(url: str, users: dict[int, SignedIn], size: int,
                            processor_options=options).render(session)
     flat = ConsoleRenderer(flat=True, unicode=False, color=False, time="percent_of_total",
                            processor_options=options).render(session)
-    (RESULTS / "calendar-profile.txt").write_text(tree + "\n\n" + flat)
-    return {"load": loaded, "by_library": by_library(session), "tree": tree, "flat": flat}
+    libraries, functions = self_times(session)
+    (RESULTS / "calendar-profile.txt").write_text(
+        tree + "\n\n" + flat + "\n\nSelf time by function, imports left out (%):\n"
+        + "\n".join(f"{share:5.1f}  {name}" for name, share in functions[:60]))
+    return {"load": loaded, "by_library": libraries, "by_function": functions}
 
 
-def by_library(session) -> list[tuple[str, float]]:
-    """Self time of the main thread while serving, grouped by package (imports left out)."""
-    totals: dict[str, float] = defaultdict(float)
+def self_times(session) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """Self time of the main thread while serving (imports left out), in % of the whole: by
+    package, and by function."""
+    libraries: dict[str, float] = defaultdict(float)
+    functions: dict[str, float] = defaultdict(float)
 
-    def walk(frame, parent: str) -> None:
+    def walk(frame, parent: str, caller: str) -> None:
         if frame.function in ("_find_and_load", "import_module"):
             return
-        own = frame.time - sum(child.time for child in frame.children)
+        own = max(frame.time - sum(child.time for child in frame.children), 0.0)
         here = library(frame, parent)
-        totals[here] += max(own, 0.0)
+        name = caller if frame.is_synthetic else (
+            f"{frame.function}  {frame.file_path_short}:{frame.line_no}")
+        libraries[here] += own
+        functions[name] += own
         for child in frame.children:
-            walk(child, here)
+            walk(child, here, name)
 
-    walk(session.root_frame(), "(root)")
-    whole = sum(totals.values()) or 1.0
-    return sorted(((name, round(100 * t / whole, 1)) for name, t in totals.items()),
-                  key=lambda item: -item[1])
+    walk(session.root_frame(), "(root)", "(root)")
+    whole = sum(libraries.values()) or 1.0
+
+    def ranked(totals: dict[str, float]) -> list[tuple[str, float]]:
+        return sorted(((k, round(100 * t / whole, 1)) for k, t in totals.items()),
+                      key=lambda item: -item[1])
+
+    return ranked(libraries), ranked(functions)
 
 
 def library(frame, parent: str) -> str:
@@ -265,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"Profile of the GraphQL server ({profiled['load']['requests_per_second']:.1f} "
               f"req/s under pyinstrument), share of main-thread samples by library:")
-        print(table(["library", "%"], [list(item) for item in profiled["by_library"][:15]]))
+        print(table(["library", "%"], [list(item) for item in profiled["by_library"][:12]]))
+        print("The same by function (self time):")
+        print(table(["function", "%"], [list(item) for item in profiled["by_function"][:20]]))
         print(f"(tree and flat list: {RESULTS / 'calendar-profile.txt'})")
     path = write_results(name, {
         "benchmark": "calendar", "database": kind, "appointments": args.appointments,
@@ -276,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                                  for size, c in counted.items()},
         "statements_constant": constant,
         "profile_by_library": profiled and profiled["by_library"],
+        "profile_by_function": profiled and profiled["by_function"][:40],
     })
     print(f"\nwritten to {path}")
     errors = graphql["errors"] + baseline["errors"]

@@ -214,7 +214,10 @@ def servers(apps: dict[str, str], database_url: str, *, profile_to: Path | None 
                            "--outfile", str(profile_to), "--interval", "0.0005",
                            "-m", "uvicorn", "--factory", app]
             command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                        "--no-access-log"]
+                        "--no-access-log",
+                        # Longer than any wait here: a connection the server drops as idle just
+                        # as the client reuses it would count as an error.
+                        "--timeout-keep-alive", "120"]
             log_path = RESULTS / f"{log_prefix}-{name}.log"
             with open(log_path, "w") as log:
                 process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)

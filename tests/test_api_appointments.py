@@ -9,7 +9,10 @@ import pytest
 from sqlmodel import func, select
 
 import models
-from models.enums import OptOutMethod
+from models.appointment_rules import contact_id_of, default_contact, require_unlocked
+from models.enums import FieldVisibility, OptOutMethod, RecipientKind
+from models.errors import DomainError, ErrorCode
+from models.recipients import RecipientRef
 
 PAYLOAD = """
     appointment {
@@ -326,3 +329,31 @@ async def test_update_of_an_unknown_appointment_is_not_found(office):
 
     assert refused == {"appointment": None, "errors": [{"code": "NOT_FOUND", "field": "id"}],
                        "warnings": []}
+
+
+@pytest.mark.parametrize("task_contact,job_contact,expected", [
+    (7, 3, 7), (None, 3, 3), (None, None, None)])
+def test_default_contact_is_task_then_job_contact_then_none_for_the_client(
+        task_contact, job_contact, expected):
+    task = models.Task(id=1, job_id=1, name="t", contact_id=task_contact)
+    job = models.Job(id=1, client_id=1, title="j", contact_id=job_contact)
+
+    assert default_contact(task, job) == expected
+    assert default_contact(None, job) == job_contact
+
+
+@pytest.mark.parametrize("visibility", [FieldVisibility.READ_ONLY, FieldVisibility.HIDDEN])
+def test_a_hidden_or_read_only_layout_field_is_locked(visibility):
+    with pytest.raises(DomainError) as refused:
+        require_unlocked(visibility, "Appointment > Contact", "contact")
+
+    assert (refused.value.code, refused.value.field) == (ErrorCode.PERMISSION_DENIED, "contact")
+
+
+def test_a_visible_layout_field_is_unlocked():
+    assert require_unlocked(FieldVisibility.VISIBLE, "Appointment > Contact", "contact") is None
+
+
+def test_the_client_as_a_recipient_is_stored_as_no_contact():
+    assert contact_id_of(RecipientRef(RecipientKind.CLIENT, 4), client_id=4) is None
+    assert contact_id_of(RecipientRef(RecipientKind.CONTACT, 4), client_id=4) == 4

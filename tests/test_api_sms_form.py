@@ -8,7 +8,10 @@ import pytest
 from sqlmodel import select
 
 import models
-from models.enums import OptOutMethod
+from models.enums import OptOutMethod, RecipientKind
+from models.errors import DomainError, ErrorCode
+from models.recipients import RecipientRef
+from models.subjects import load_subject
 
 RECIPIENT = "kind id name smsNumber optedOut canReceiveSms problem"
 SMS_RECIPIENTS = f"""
@@ -263,3 +266,37 @@ async def test_every_form_helper_answers_sms_disabled_when_sms_is_off(demo, admi
 
     assert [a["data"] for a in answers] == [None] * 4
     assert [a["errors"][0]["extensions"]["code"] for a in answers] == ["SMS_DISABLED"] * 4
+
+
+@pytest.mark.parametrize("appointment_id,time_entry_id,code", [
+    (None, None, ErrorCode.INVALID_INPUT),
+    (1, 1, ErrorCode.INVALID_INPUT),
+    (987654, None, ErrorCode.NOT_FOUND),
+    (None, 987654, ErrorCode.NOT_FOUND),
+])
+async def test_a_subject_is_exactly_one_existing_appointment_or_time_entry(
+        demo, appointment_id, time_entry_id, code):
+    async with demo() as session:
+        with pytest.raises(DomainError) as refused:
+            await load_subject(session, appointment_id, time_entry_id)
+
+    assert refused.value.code is code
+
+
+async def test_a_time_entry_from_an_appointment_is_about_that_appointment(demo):
+    # Given the demo's time entry that came from yesterday's Grease trap appointment.
+    job = await row(demo, models.Job, title="Grease trap replacement")
+    entry = await row(demo, models.TimeEntry, job_id=job.id)
+    mere = await row(demo, models.Contact, name="Mere Tane")
+
+    async with demo() as session:
+        subject = await load_subject(session, None, entry.id)
+        company = await session.get(models.GlobalSettings, 1)
+
+    assert subject.appointment.id == entry.appointment_id
+    assert subject.owner_id == entry.user_id
+    assert subject.default_recipient == RecipientRef(RecipientKind.CONTACT, mere.id)
+    values = subject.values(None, company)
+    assert (values.client_name, values.job_title, values.task_name, values.user_name) == (
+        "Harbourside Cafe", "Grease trap replacement", "Remove old trap", "Tama Ruatapu")
+    assert values.appointment_start == subject.appointment.start

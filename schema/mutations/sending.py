@@ -12,6 +12,7 @@ from models.channels import enqueue_send
 from models.enums import SmsSource as SmsSourceEnum
 from models.errors import DomainError, ErrorCode
 from models.reminders import hand_over, run_event
+from models.status_feed import announce
 from models.sending import Location, ManualSms, earlier_send, queue_manual_sms
 from models.sms import ReminderEvent
 from schema.context import Info
@@ -103,6 +104,7 @@ class SendingMutation:
                 raise
             fresh = False
         if fresh:
+            await announce(info.context.queue, message.id, message.status)
             await hand_to_worker(info, message.id)
         return SendSmsPayload(message=SmsMessage(row=message))
 
