@@ -115,3 +115,17 @@ def _run_worker(settings: dict, queue: str, max_jobs: int | None, ready, log: st
                     queue_name=queue, job_timeout=WorkerSettings.job_timeout,
                     ctx={"settings": Settings(**settings, _env_file=None)}, **options)
     worker.run()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far (vanished ones count as 0)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total

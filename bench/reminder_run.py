@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import cProfile
 import io
+import os
 import pstats
 import random
 import time as clock
@@ -29,7 +30,7 @@ from sqlmodel import col, select
 from api.embedded_redis import EmbeddedRedis
 from bench.databases import Stopwatch, after_bulk_load, fresh_database, insert_rows
 from bench.figures import save
-from bench.pipeline import FakeProvider, SendWorkers, provider_settings
+from bench.pipeline import FakeProvider, SendWorkers, cpu_seconds, provider_settings
 from models import (Appointment, Client, Contact, GlobalSettings, Job, OptOut, Profile,
                     ReminderEvent, SmsMessage, SmsTemplate, Task, User)
 from models.company import SETTINGS_ID
@@ -44,6 +45,7 @@ QUEUE = "bench:reminder-run"
 # SQLModel nudges UPDATE statements towards session.exec(); they need execute().
 warnings.filterwarnings("ignore", r"\s*.*You probably want to use `session.exec", DeprecationWarning)
 USERS = 20
+CORES = os.cpu_count() or 1
 
 
 def mobile(n: int) -> str:
@@ -156,7 +158,7 @@ async def timed_run(url: str, now: datetime, profile: bool) -> tuple[float, RunR
 
 
 async def pipeline(url: str, redis_url: str, ids: list[int], delay: float, workers: int,
-                   max_jobs: int | None) -> dict:
+                   max_jobs: int | None, redis_pid: int | None) -> dict:
     """Enqueue `ids` with hand_over and wait until every one is settled; rate over the lot."""
     engine = create_engine(url)
     sessions = session_factory(engine)
@@ -176,7 +178,10 @@ async def pipeline(url: str, redis_url: str, ids: list[int], delay: float, worke
         total = (await session.exec(select(func.count()).where(in_range))).one()
     with FakeProvider(delay) as fake:
         settings = provider_settings(url, redis_url, fake.base_url)
-        with SendWorkers(settings, QUEUE, workers, max_jobs):
+        with SendWorkers(settings, QUEUE, workers, max_jobs) as pool:
+            parts = {"workers": [p.pid for p in pool.processes], "provider": [fake.process.pid],
+                     "redis": [redis_pid] if redis_pid else []}
+            before = {name: cpu_seconds(pids) for name, pids in parts.items()}
             started = datetime.now(UTC)
             t0 = clock.perf_counter()
             await hand_over(redis, RunResult(queued=ids))
@@ -196,13 +201,29 @@ async def pipeline(url: str, redis_url: str, ids: list[int], delay: float, worke
                 sent = (await session.exec(select(func.count()).where(
                     col(SmsMessage.id).in_(ids) if len(ids) < 900 else in_range,
                     SmsMessage.status == SmsStatus.SENT))).one()
+                parts["database"] = await backend_pids(session)
+            used = {name: cpu_seconds(pids) - before.get(name, 0.0) for name, pids in parts.items()}
             provider_saw = fake.received()
     await redis.aclose()
     await engine.dispose()
     seconds = (finished - started).total_seconds()
-    return dict(provider_ms=int(delay * 1000), messages=len(ids), sent=sent,
+    cpu_ms = {name: round(value * 1000 / len(ids), 2) for name, value in used.items()}
+    total_ms = sum(cpu_ms.values())
+    return dict(cpu_ms_per_message=cpu_ms, cpu_ms_total=round(total_ms, 2),
+                cpu_ceiling_per_s=round(CORES * 1000 / total_ms) if total_ms else None,
+                provider_ms=int(delay * 1000), messages=len(ids), sent=sent,
                 provider_received=provider_saw, enqueue_s=round(enqueue_seconds, 2),
                 pipeline_s=round(seconds, 2), messages_per_s=round(len(ids) / seconds, 1))
+
+
+async def backend_pids(session) -> list[int]:
+    """PostgreSQL backends serving this database, other than the asking one (the workers')."""
+    if session.bind.dialect.name != "postgresql":
+        return []
+    rows = await session.execute(text(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()"))
+    return [pid for (pid,) in rows.all()]
 
 
 def run_now() -> datetime:
@@ -211,7 +232,7 @@ def run_now() -> datetime:
     return datetime.combine(today, time(17, 5), tzinfo=ZoneInfo(ZONE)).astimezone(UTC)
 
 
-async def bench_database(kind: str, args, redis_url: str) -> list[dict]:
+async def bench_database(kind: str, args, redis_url: str, redis_pid: int | None) -> list[dict]:
     name = "timetrak_bench_reminder_run" + ("_quick" if args.quick else "")
     print(f"\n== {kind}: building {args.appointments:,} due appointments over {args.jobs:,} jobs")
     url = await asyncio.to_thread(fresh_database, kind, name)
@@ -232,20 +253,25 @@ async def bench_database(kind: str, args, redis_url: str) -> list[dict]:
     for delay, target in ((0.0, 500), (0.05, 200)):
         print(f"   pipeline: {len(subset):,} messages, provider {delay * 1000:.0f} ms ...",
               flush=True)
-        figures = await pipeline(url, redis_url, subset, delay, args.workers, args.max_jobs)
+        figures = await pipeline(url, redis_url, subset, delay, args.workers, args.max_jobs,
+                                 redis_pid)
         print(f"   {figures}")
         rows.append(dict(db=kind, measure=f"send pipeline, provider {int(delay * 1000)} ms",
                          messages=figures["messages"], sent=figures["sent"],
                          seconds=figures["pipeline_s"], per_s=figures["messages_per_s"],
                          enqueue_s=figures["enqueue_s"],
                          provider_received=figures["provider_received"],
+                         cpu_ms_per_msg=figures["cpu_ms_total"],
+                         cpu_bound_per_s=figures["cpu_ceiling_per_s"],
+                         cpu_split_ms=" ".join(f"{k}={v}" for k, v in
+                                               figures["cpu_ms_per_message"].items()),
                          target=f">= {target}/s"))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5,000 appointments, 1,000 sends")
+    parser.add_argument("--quick", action="store_true", help="2,000 appointments, 200 sends")
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgresql"],
                         choices=["sqlite", "postgresql"])
     parser.add_argument("--workers", type=int, default=2, help="arq worker processes")
@@ -255,17 +281,22 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile run_event")
     parser.add_argument("--redis-url", help="default: a private redis-server for the run")
     args = parser.parse_args()
-    args.appointments, args.jobs = (5_000, 2_000) if args.quick else (100_000, 40_000)
-    args.pipeline_messages = args.pipeline_messages or (1_000 if args.quick else 20_000)
+    args.appointments, args.jobs = (2_000, 800) if args.quick else (100_000, 40_000)
+    args.pipeline_messages = args.pipeline_messages or (200 if args.quick else 20_000)
     rows: list[dict] = []
     with EmbeddedRedis() if not args.redis_url else _Given(args.redis_url) as server:
         for kind in args.db:
-            rows += asyncio.run(bench_database(kind, args, server.url))
+            rows += asyncio.run(bench_database(kind, args, server.url, redis_pid(server)))
     print()
     save("reminder_run" + ("_quick" if args.quick else ""), rows, quick=args.quick,
          workers=args.workers, max_jobs=args.max_jobs or "arq default (10)",
          pipeline_note=f"pipeline measured over the first {args.pipeline_messages:,} queued "
                        "messages of the run, enqueue (hand_over) to last status update")
+
+
+def redis_pid(server) -> int | None:
+    process = getattr(server, "process", None)
+    return process.pid if process is not None else None
 
 
 class _Given:

@@ -61,7 +61,8 @@ def database(url: str | None, name: str) -> Iterator[str]:
     admin = server.set(database=server.database or "postgres")
     bench_url = admin.set(database=name).render_as_string(hide_password=False)
     asyncio.run(_admin(admin.render_as_string(hide_password=False),
-                       f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'))
+                       f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                       f'CREATE DATABASE "{name}"'))
     try:
         migrations.upgrade(bench_url)
         yield bench_url

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
+import functools
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -45,8 +49,12 @@ def shown_to_clients(error: GraphQLError) -> bool:
     return "code" in (error.extensions or {})
 
 
+@functools.cache
 def build_schema(production: bool = False, introspection: bool = True) -> strawberry.Schema:
-    """`introspection` is for development only; `production` also hides unexpected errors."""
+    """`introspection` is for development only; `production` also hides unexpected errors.
+
+    Cached: building a schema is slow, and a schema holds no per-request state.
+    """
     # Factories, not instances: each request gets its own; the caches are shared module-wide.
     extensions = [
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
