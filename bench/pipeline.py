@@ -68,6 +68,8 @@ class SendWorkers:
     queue: str
     count: int = 2
     max_jobs: int | None = None
+    # When set, each worker runs under cProfile (CPU time) and dumps its stats here.
+    profile_to: str | None = None
     log_dir: str = "/tmp/timetrak-bench"
     processes: list[BaseProcess] = field(default_factory=list)
 
@@ -77,7 +79,8 @@ class SendWorkers:
         for i, event in enumerate(ready):
             log = os.path.join(self.log_dir, f"worker-{self.queue.replace(':', '-')}-{i}.log")
             process = SPAWN.Process(target=_run_worker, daemon=True,
-                                    args=(self.settings, self.queue, self.max_jobs, event, log))
+                                    args=(self.settings, self.queue, self.max_jobs, event, log,
+                                          f"{self.profile_to}.{i}" if self.profile_to else None))
             process.start()
             self.processes.append(process)
         for event in ready:
@@ -92,7 +95,8 @@ class SendWorkers:
             process.join(timeout=30)
 
 
-def _run_worker(settings: dict, queue: str, max_jobs: int | None, ready, log: str) -> None:
+def _run_worker(settings: dict, queue: str, max_jobs: int | None, ready, log: str,
+                profile_to: str | None) -> None:
     from arq.connections import RedisSettings
     from arq.logs import default_log_config
     from arq.worker import Worker
@@ -114,7 +118,19 @@ def _run_worker(settings: dict, queue: str, max_jobs: int | None, ready, log: st
                     on_shutdown=shutdown, redis_settings=RedisSettings.from_dsn(settings["redis_url"]),
                     queue_name=queue, job_timeout=WorkerSettings.job_timeout,
                     ctx={"settings": Settings(**settings, _env_file=None)}, **options)
-    worker.run()
+    if not profile_to:
+        worker.run()
+        return
+    import cProfile
+    import time
+
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    try:
+        worker.run()
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
 
 
 def cpu_seconds(pids: list[int]) -> float:

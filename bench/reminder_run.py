@@ -29,7 +29,7 @@ from sqlmodel import col, select
 
 from api.embedded_redis import EmbeddedRedis
 from bench.databases import Stopwatch, after_bulk_load, fresh_database, insert_rows
-from bench.figures import save
+from bench.figures import RESULTS, save
 from bench.pipeline import FakeProvider, SendWorkers, cpu_seconds, provider_settings
 from models import (Appointment, Client, Contact, GlobalSettings, Job, OptOut, Profile,
                     ReminderEvent, SmsMessage, SmsTemplate, Task, User)
@@ -158,7 +158,8 @@ async def timed_run(url: str, now: datetime, profile: bool) -> tuple[float, RunR
 
 
 async def pipeline(url: str, redis_url: str, ids: list[int], delay: float, workers: int,
-                   max_jobs: int | None, redis_pid: int | None) -> dict:
+                   max_jobs: int | None, redis_pid: int | None,
+                   profile_to: str | None = None) -> dict:
     """Enqueue `ids` with hand_over and wait until every one is settled; rate over the lot."""
     engine = create_engine(url)
     sessions = session_factory(engine)
@@ -178,7 +179,7 @@ async def pipeline(url: str, redis_url: str, ids: list[int], delay: float, worke
         total = (await session.exec(select(func.count()).where(in_range))).one()
     with FakeProvider(delay) as fake:
         settings = provider_settings(url, redis_url, fake.base_url)
-        with SendWorkers(settings, QUEUE, workers, max_jobs) as pool:
+        with SendWorkers(settings, QUEUE, workers, max_jobs, profile_to) as pool:
             parts = {"workers": [p.pid for p in pool.processes], "provider": [fake.process.pid],
                      "redis": [redis_pid] if redis_pid else []}
             before = {name: cpu_seconds(pids) for name, pids in parts.items()}
@@ -226,6 +227,14 @@ async def backend_pids(session) -> list[int]:
     return [pid for (pid,) in rows.all()]
 
 
+def profile_to(args, kind: str, delay: float) -> str | None:
+    """Where the workers dump their CPU profiles (one file per worker), with --profile."""
+    if not args.profile:
+        return None
+    RESULTS.mkdir(exist_ok=True)
+    return str(RESULTS / f"reminder_run_worker_{kind}_{int(delay * 1000)}ms.prof")
+
+
 def run_now() -> datetime:
     """17:05 today in the company's zone: the day-before event is due, tomorrow is the target."""
     today = datetime.now(ZoneInfo(ZONE)).date()
@@ -254,7 +263,7 @@ async def bench_database(kind: str, args, redis_url: str, redis_pid: int | None)
         print(f"   pipeline: {len(subset):,} messages, provider {delay * 1000:.0f} ms ...",
               flush=True)
         figures = await pipeline(url, redis_url, subset, delay, args.workers, args.max_jobs,
-                                 redis_pid)
+                                 redis_pid, profile_to(args, kind, delay))
         print(f"   {figures}")
         rows.append(dict(db=kind, measure=f"send pipeline, provider {int(delay * 1000)} ms",
                          messages=figures["messages"], sent=figures["sent"],
@@ -278,7 +287,7 @@ def main() -> None:
     parser.add_argument("--max-jobs", type=int, default=None,
                         help="arq max_jobs per worker (default: arq's, as deployed)")
     parser.add_argument("--pipeline-messages", type=int, default=None)
-    parser.add_argument("--profile", action="store_true", help="cProfile run_event")
+    parser.add_argument("--profile", action="store_true", help="cProfile run_event and the workers (CPU time)")
     parser.add_argument("--redis-url", help="default: a private redis-server for the run")
     args = parser.parse_args()
     args.appointments, args.jobs = (2_000, 800) if args.quick else (100_000, 40_000)

@@ -17,7 +17,8 @@ from models.status_feed import announce
 
 MAX_TRIES = 5
 OPTED_OUT_REASON = "The recipient has opted out of SMS messages (replied STOP)."
-UNREACHABLE_REASON = f"The SMS provider could not be reached after {MAX_TRIES} tries."
+def unreachable_reason(what: str) -> str:
+    return f"The SMS provider {what} on each of {MAX_TRIES} tries."
 
 
 def backoff(attempt: int, first_seconds: float) -> timedelta:
@@ -55,10 +56,11 @@ async def send_sms(ctx: dict[str, Any], message_id: int) -> str:
     except Uncertain:
         # Never resent blindly: the status callback settles it, or the sweeper fails it.
         return "awaiting callback"
-    except Unreachable:
+    except Unreachable as unreachable:
         if attempt >= MAX_TRIES:
             await settle(ctx, message_id, SmsStatus.FAILED,
-                         error_code=ErrorCode.PROVIDER_ERROR.value, error_message=UNREACHABLE_REASON)
+                         error_code=ErrorCode.PROVIDER_ERROR.value,
+                         error_message=unreachable_reason(str(unreachable)))
             return "unreachable"
         delay = backoff(attempt, ctx.get("backoff_seconds", 2.0))
         async with ctx["sessions"].begin() as session:

@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from jobs.send import settle
-from models.channels import SEND_SMS_JOB, enqueue_send
+from models.channels import enqueue_send, send_job_id
 from models.columns import utcnow
 from models.enums import SmsStatus
 from models.errors import ErrorCode
@@ -30,7 +30,7 @@ async def requeue(redis: Any, message_id: int) -> None:
     meanwhile, so a job that failed before its claim (the database was down) would otherwise
     leave the message waiting that long.
     """
-    job_id = f"{SEND_SMS_JOB}:{message_id}"  # as models.channels.enqueue_send names it
+    job_id = send_job_id(message_id)
     if await Job(job_id, redis).status() is JobStatus.complete:
         await redis.delete(result_key_prefix + job_id)
     await enqueue_send(redis, message_id)

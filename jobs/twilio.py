@@ -29,14 +29,14 @@ class TwilioProvider:
         try:
             response = await self.client.post(path, data=form)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-            raise Unreachable(str(error) or type(error).__name__) from error
+            raise Unreachable("could not be reached") from error
         except httpx.TransportError as error:
             # The request may have reached Twilio: only its status callback can tell.
             raise Uncertain(str(error) or type(error).__name__) from error
         if response.status_code in (201, 200):
             return Accepted(provider_message_id=response.json()["sid"])
         if response.status_code == 429 or response.status_code >= 500:
-            raise Unreachable(f"HTTP {response.status_code}")
+            raise Unreachable(f"answered HTTP {response.status_code}")
         code, text = refusal(response)
         raise Refused(code, reason_for(code, text))
 

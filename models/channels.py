@@ -10,6 +10,10 @@ CHECK_REMINDERS_JOB = "check_reminder_events"
 SMS_STATUS_CHANNEL = "timetrak-sms:status"
 
 
+def send_job_id(message_id: int) -> str:
+    return f"{SEND_SMS_JOB}:{message_id}"
+
+
 async def enqueue_send(redis: Any, message_id: int) -> None:
-    """The job id makes a second enqueue of a waiting job a no-op; the send's claim covers the rest."""
-    await redis.enqueue_job(SEND_SMS_JOB, message_id, _job_id=f"{SEND_SMS_JOB}:{message_id}")
+    """The job id makes a second enqueue of a waiting job a no-op; the claim covers the rest."""
+    await redis.enqueue_job(SEND_SMS_JOB, message_id, _job_id=send_job_id(message_id))

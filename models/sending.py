@@ -93,7 +93,7 @@ async def queue_manual_sms(
     else:
         raise DomainError(ErrorCode.MESSAGE_EMPTY, "Type a message or choose a template.",
                           field="body")
-    length = check_message(text)
+    length = check_message(text, field="body" if request.body is not None else "templateId")
     location = request.location
     if location is not None:
         check_location(location.latitude, location.longitude, location.accuracy_meters)
