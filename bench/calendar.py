@@ -21,7 +21,9 @@ if __name__ == "__main__" and __package__ in (None, ""):
 
 import argparse
 import asyncio
+import gc
 import json
+import time
 from collections import defaultdict
 from contextlib import contextmanager
 from typing import Any
@@ -72,6 +74,25 @@ async def build(url: str, sizes: tuple[int, ...]) -> dict[int, SignedIn]:
 
 
 @contextmanager
+def collector_time():
+    """CPU seconds spent in the garbage collector while inside, and collections per generation."""
+    spent = {"seconds": 0.0, "began": 0.0, "collections": [0, 0, 0]}
+
+    def note(phase: str, info: dict) -> None:
+        if phase == "start":
+            spent["began"] = time.process_time()
+        else:
+            spent["seconds"] += time.process_time() - spent["began"]
+            spent["collections"][info["generation"]] += 1
+
+    gc.callbacks.append(note)
+    try:
+        yield spent
+    finally:
+        gc.callbacks.remove(note)
+
+
+@contextmanager
 def statements_of(engine):
     seen: list[str] = []
 
@@ -85,7 +106,8 @@ def statements_of(engine):
         event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
-async def count_statements(url: str, users: dict[int, SignedIn]) -> dict[int, dict[str, Any]]:
+async def count_statements(url: str, users: dict[int, SignedIn],
+                           quick: bool = False) -> dict[int, dict[str, Any]]:
     """Per size: statements per query for GraphQL and the baseline, which must run the same SQL
     and answer with the same JSON."""
     engine = create_engine(url)
@@ -95,7 +117,8 @@ async def count_statements(url: str, users: dict[int, SignedIn]) -> dict[int, di
                 "baseline": (calendar_app(engine), "/calendar")}
         counted: dict[int, dict[str, Any]] = {}
         for size, user in users.items():
-            answers, statements = {}, {}
+            answers, statements, cpu = {}, {}, {}
+            repeat = 2 if quick else 10 if size <= 200 else 3
             for name, (app, path) in apps.items():
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
@@ -104,6 +127,19 @@ async def count_statements(url: str, users: dict[int, SignedIn]) -> dict[int, di
                     await http.post(path, content=BODY, headers=headers)  # warm caches
                     with statements_of(engine) as seen:
                         response = await http.post(path, content=BODY, headers=headers)
+                    # One request at a time in this process: CPU per request, and how much of
+                    # it the garbage collector takes.
+                    with collector_time() as collector:
+                        began = time.process_time()
+                        for _ in range(repeat):
+                            await http.post(path, content=BODY, headers=headers)
+                        cpu[name] = {
+                            "cpu_ms_per_request": round(
+                                1000 * (time.process_time() - began) / repeat, 2),
+                            "gc_ms_per_request": round(
+                                1000 * collector["seconds"] / repeat, 2),
+                            "collections_per_request": [
+                                round(n / repeat, 2) for n in collector["collections"]]}
                 answers[name], statements[name] = response.json(), seen
             shown = answers["graphql"].get("data") or {}
             if answers["graphql"] != answers["baseline"] or len(shown["calendar"]) != size:
@@ -116,6 +152,7 @@ async def count_statements(url: str, users: dict[int, SignedIn]) -> dict[int, di
                                  + "\n".join(statements["baseline"]))
             counted[size] = {"graphql": len(statements["graphql"]),
                              "baseline": len(statements["baseline"]),
+                             "in_process": cpu,
                              "statements": [" ".join(s.split())[:100]
                                             for s in statements["graphql"]]}
         return counted
@@ -134,7 +171,7 @@ def over_http(url: str, users: dict[int, SignedIn], size: int,
               args: argparse.Namespace) -> dict[str, Any]:
     user = users[size]
     headers = {"authorization": f"Bearer {user.token}", "content-type": "application/json"}
-    apps = {"graphql": "api.app:create_app", "baseline": "bench.baseline:calendar_app"}
+    apps = {"graphql": args.graphql_app, "baseline": "bench.baseline:calendar_app"}
     paths = {"graphql": "/graphql", "baseline": "/calendar"}
     runs, answers = {}, {}
     with servers(apps, url, log_prefix="calendar") as running:
@@ -152,14 +189,14 @@ def over_http(url: str, users: dict[int, SignedIn], size: int,
 
 def profile(url: str, users: dict[int, SignedIn], size: int,
             args: argparse.Namespace) -> dict[str, Any]:
-    """The GraphQL server under pyinstrument for a short load; its tree, flat list and the
+    """The GraphQL server under pyinstrument for up to 10 s of the load; its tree, flat list and the
     share of time per library."""
     from pyinstrument.renderers import ConsoleRenderer
     from pyinstrument.session import Session
 
     saved = RESULTS / "calendar-profile.pyisession"
-    seconds = min(args.seconds, 5)
-    with servers({"profiled": "api.app:create_app"}, url, profile_to=saved,
+    seconds = min(args.seconds, 10)
+    with servers({"profiled": args.graphql_app}, url, profile_to=saved,
                  log_prefix="calendar") as running:
         server = running["profiled"]
         spec = {**load_spec(f"{server.base}/graphql", users[size], size, args),
@@ -234,18 +271,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--appointments", type=int, default=200, choices=SIZES)
     parser.add_argument("--database-url", help="A postgresql:// server; default a temp SQLite.")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--graphql-app", default="api.app:create_app",
+                        help="The GraphQL app factory to serve (module:function), for trying "
+                        "a variant; importable from the project root or PYTHONPATH.")
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (2 if args.quick else 10)
     args.concurrency = args.concurrency or (8 if args.quick else 32)
     args.warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 2)
-    name = "calendar-quick" if args.quick else "calendar"
+    name = "calendar" + ("-postgresql" if args.database_url else "") + (
+        "-quick" if args.quick else "")
 
     with database(args.database_url, "bench_calendar") as url:
         kind = url.split(":", 1)[0]
         print(f"Building {', '.join(map(str, SIZES))} appointments on {kind} ...", flush=True)
         users = asyncio.run(build(url, SIZES))
         print("Counting statements in-process ...", flush=True)
-        counted = asyncio.run(count_statements(url, users))
+        counted = asyncio.run(count_statements(url, users, args.quick))
         print(f"Over HTTP, {args.appointments} appointments:", flush=True)
         runs = over_http(url, users, args.appointments, args)
         profiled = None if args.no_profile or args.quick else profile(
@@ -269,6 +310,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(["appointments", "GraphQL statements", "baseline statements"],
                 [[size, c["graphql"], c["baseline"]] for size, c in counted.items()]))
+    print()
+    print("In-process, one request at a time (ASGITransport): CPU and garbage collector per "
+          "request")
+    print(table(["appointments", "app", "CPU ms/req", "GC ms/req", "collections gen0/1/2"],
+                [[size, app, f["cpu_ms_per_request"], f["gc_ms_per_request"],
+                  "/".join(map(str, f["collections_per_request"]))]
+                 for size, c in counted.items() for app, f in c["in_process"].items()]))
     constant = len({c["graphql"] for c in counted.values()}) == 1
     print(f"statements per query constant: {'yes' if constant else 'NO'}; the statements:")
     for statement in counted[args.appointments]["statements"]:
@@ -284,10 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     path = write_results(name, {
         "benchmark": "calendar", "database": kind, "appointments": args.appointments,
         "concurrency": args.concurrency, "seconds": args.seconds, "warmup": args.warmup,
+        "graphql_app": args.graphql_app,
         "graphql": graphql, "baseline": baseline, "ratio": round(ratio, 4),
         "ratio_by_server_cpu": round(cpu_ratio, 4),
         "statements_per_query": {str(size): {k: c[k] for k in ("graphql", "baseline")}
                                  for size, c in counted.items()},
+        "in_process": {str(size): c["in_process"] for size, c in counted.items()},
         "statements_constant": constant,
         "profile_by_library": profiled and profiled["by_library"],
         "profile_by_function": profiled and profiled["by_function"][:40],

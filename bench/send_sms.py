@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     args.seconds = args.seconds or (2 if args.quick else 60)
     args.warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 2)
     args.concurrency = args.concurrency or (16 if args.quick else 64)
-    name = "send_sms-quick" if args.quick else "send_sms"
+    name = "send_sms" + ("-postgresql" if args.database_url else "") + (
+        "-quick" if args.quick else "")
 
     runs: dict[str, dict[str, Any]] = {}
     with database(args.database_url, "bench_send_sms") as url:
