@@ -48,10 +48,18 @@ class Services:
 
 async def open_services(settings: Settings) -> Services:
     engine = create_engine(settings.database_url)
-    queue = await create_pool(RedisSettings.from_dsn(settings.redis_url)) if settings.redis_url \
+    queue = (
+        await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        if settings.redis_url
         else None
-    return Services(settings, engine, session_factory(engine), queue,
-                    StatusFeed(queue) if queue is not None else None)
+    )
+    return Services(
+        settings,
+        engine,
+        session_factory(engine),
+        queue,
+        StatusFeed(queue) if queue is not None else None,
+    )
 
 
 async def close_services(services: Services) -> None:
@@ -64,9 +72,12 @@ async def close_services(services: Services) -> None:
 
 def start_worker(services: Services) -> Worker:
     """An arq worker in this process, on the API's Redis (embedded defaults)."""
-    worker = create_worker(WorkerSettings, handle_signals=False,
-                           redis_settings=RedisSettings.from_dsn(services.settings.redis_url),
-                           ctx={"settings": services.settings})
+    worker = create_worker(
+        WorkerSettings,
+        handle_signals=False,
+        redis_settings=RedisSettings.from_dsn(services.settings.redis_url),
+        ctx={"settings": services.settings},
+    )
     asyncio.get_running_loop().create_task(worker.async_run())
     return worker
 
@@ -75,13 +86,14 @@ class GraphQLApp(GraphQL):
     def __init__(self, services: Callable[[], Services], settings: Settings):
         # Introspection and GraphiQL help developers and attackers alike: development only.
         development = settings.environment == "development"
-        super().__init__(build_schema(settings.production, introspection=development),
-                         graphql_ide="graphiql" if development else None,
-                         allow_queries_via_get=False,
-                         subscription_protocols=("graphql-transport-ws",),
-                         connection_init_wait_timeout=timedelta(
-                             seconds=settings.websocket_init_timeout_seconds),
-                         max_subscriptions_per_connection=MAX_SUBSCRIPTIONS)
+        super().__init__(
+            build_schema(settings.production, introspection=development),
+            graphql_ide="graphiql" if development else None,
+            allow_queries_via_get=False,
+            subscription_protocols=("graphql-transport-ws",),
+            connection_init_wait_timeout=timedelta(seconds=settings.websocket_init_timeout_seconds),
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS,
+        )
         self.services = services
 
     async def get_context(self, request: Any, response: Any) -> Context:
@@ -89,11 +101,15 @@ class GraphQLApp(GraphQL):
         signed = user if isinstance(user, SignedInUser) else None
         services = self.services()
         return Context(
-            request=request, response=response, sessions=services.sessions,
+            request=request,
+            response=response,
+            sessions=services.sessions,
             settings=services.settings,
             loaders=Loaders(services.sessions, services.settings.time_zone),
-            user=signed.user if signed else None, profile=signed.profile if signed else None,
-            queue=services.queue, feed=services.feed,
+            user=signed.user if signed else None,
+            profile=signed.profile if signed else None,
+            queue=services.queue,
+            feed=services.feed,
         )
 
     async def on_ws_connect(self, context: Context) -> None:
@@ -143,8 +159,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         with contextlib.suppress(Exception):
             checks["redis"] = bool(current().queue and await current().queue.ping())
         ready = all(checks.values())
-        return JSONResponse({"status": "ready" if ready else "unavailable", **checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", **checks},
+            status_code=200 if ready else 503,
+        )
 
     graphql = GraphQLApp(current, settings)
     app = Starlette(
@@ -158,8 +176,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ],
         middleware=[
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-            Middleware(AuthenticationMiddleware,
-                       backend=BearerTokenBackend(lambda: current().sessions)),
+            Middleware(
+                AuthenticationMiddleware, backend=BearerTokenBackend(lambda: current().sessions)
+            ),
         ],
         lifespan=lifespan,
     )

@@ -98,8 +98,9 @@ def create_user(args: argparse.Namespace) -> int:
     profile_name = args.profile or ("Administrator" if args.admin else "Staff")
     profile = _with_sessions(
         get_settings(),
-        lambda sessions: _add_user(sessions, email, args.name.strip(), password, profile_name,
-                                   args.admin),
+        lambda sessions: _add_user(
+            sessions, email, args.name.strip(), password, profile_name, args.admin
+        ),
     )
     print(f"Created user {email} with profile {profile}.")
     return 0
@@ -132,22 +133,31 @@ def _seed(settings: Settings) -> None:
     print(f"Demo data added. Sign in as {logins}.", file=sys.stderr)
 
 
-async def _add_user(sessions: Sessions, email: str, name: str, password: str,
-                    profile_name: str, admin: bool) -> str:
+async def _add_user(
+    sessions: Sessions, email: str, name: str, password: str, profile_name: str, admin: bool
+) -> str:
     """The new user's profile name; the profile is made when no profile has that name."""
     async with sessions.begin() as session:
         if (await session.exec(select(User.id).where(User.email == email))).first() is not None:
             raise CommandError(f"a user with the e-mail {email} already exists.")
         profile = (await session.exec(select(Profile).where(Profile.name == profile_name))).first()
         if profile is None:
-            profile = Profile(name=profile_name, global_administrator=admin, edit_contact=admin,
-                              send_sms_to_client=admin, show_sms_errors=admin)
+            profile = Profile(
+                name=profile_name,
+                global_administrator=admin,
+                edit_contact=admin,
+                send_sms_to_client=admin,
+                show_sms_errors=admin,
+            )
             session.add(profile)
             await session.flush()
         elif admin and not profile.global_administrator:
             raise CommandError(f"profile {profile_name!r} is not a Global Administrator profile.")
-        session.add(User(email=email, name=name, password_hash=hash_password(password),
-                         profile_id=profile.id))
+        session.add(
+            User(
+                email=email, name=name, password_hash=hash_password(password), profile_id=profile.id
+            )
+        )
     return profile.name
 
 
@@ -163,8 +173,10 @@ def _with_sessions(settings: Settings, work: Callable[[Sessions], Awaitable[T]])
 
 
 def _counts(counts: BackfillCounts) -> str:
-    return (f"set {counts.set}, already set {counts.already_set}, "
-            f"no usable number {counts.no_usable_number}")
+    return (
+        f"set {counts.set}, already set {counts.already_set}, "
+        f"no usable number {counts.no_usable_number}"
+    )
 
 
 def _positive(text: str) -> int:
@@ -195,10 +207,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--name", required=True)
     sub.add_argument("--password", help="Asked for when left out.")
     sub.add_argument("--profile", help="Profile name; made when no profile has that name.")
-    sub.add_argument("--admin", action="store_true",
-                     help="Give the user a Global Administrator profile.")
-    sub = command("backfill-sms-numbers", backfill,
-                  "Give contacts without an SMS number one from their mobile or phone.")
+    sub.add_argument(
+        "--admin", action="store_true", help="Give the user a Global Administrator profile."
+    )
+    sub = command(
+        "backfill-sms-numbers",
+        backfill,
+        "Give contacts without an SMS number one from their mobile or phone.",
+    )
     sub.add_argument("--batch-size", type=_positive, default=2000)
     command("export-schema", export_schema, "Print the GraphQL schema (SDL).")
     return parser

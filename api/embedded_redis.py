@@ -45,8 +45,9 @@ class EmbeddedRedis:
     that lives as long as it is needed (the main thread, in practice).
     """
 
-    def __init__(self, binary: str | None = None, startup_timeout: float = 10.0,
-                 stop_timeout: float = 5.0):
+    def __init__(
+        self, binary: str | None = None, startup_timeout: float = 10.0, stop_timeout: float = 5.0
+    ):
         self.binary = binary or find_redis_server()
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
@@ -72,8 +73,12 @@ class EmbeddedRedis:
             # Its own session keeps a Ctrl-C or a group-wide SIGTERM aimed at the service from
             # stopping Redis before the service has shut down cleanly; stop() ends it after.
             self.process = subprocess.Popen(
-                self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=_end_with_parent,
+                self._command(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_end_with_parent,
             )
             failure = self._wait_until_answering()
             if not failure:
@@ -99,20 +104,28 @@ class EmbeddedRedis:
         assert self.directory is not None
         return [
             self.binary,
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--save", "",
-            "--appendonly", "no",
-            "--daemonize", "no",
-            "--dir", str(self.directory),
-            "--logfile", str(self.directory / "redis.log"),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dir",
+            str(self.directory),
+            "--logfile",
+            str(self.directory / "redis.log"),
         ]
 
     def _wait_until_answering(self) -> str:
         """An empty string once PING answers, else why it never did."""
         assert self.process is not None
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5,
-                             socket_timeout=0.5)
+        client = redis.Redis(
+            host="127.0.0.1", port=self.port, socket_connect_timeout=0.5, socket_timeout=0.5
+        )
         deadline = time.monotonic() + self.startup_timeout
         try:
             while time.monotonic() < deadline:

@@ -54,8 +54,9 @@ async def verified_form(settings: Settings, request: Request) -> dict[str, str] 
     if not settings.twilio_auth_token:
         return None
     try:
-        params = parse_qsl((await request.body()).decode(), keep_blank_values=True,
-                           strict_parsing=False)
+        params = parse_qsl(
+            (await request.body()).decode(), keep_blank_values=True, strict_parsing=False
+        )
     except UnicodeDecodeError:
         return None
     expected = signature(settings.twilio_auth_token, public_url(settings, request), params)
@@ -113,9 +114,15 @@ def inbound_endpoint(services: Callable) -> Callable:
         now = utcnow()
         try:
             async with current.sessions.begin() as session:
-                session.add(InboundMessage(from_number=sender, to_number=form.get("To", "")[:40],
-                                           body=body, received_at=now,
-                                           provider_message_id=form.get("MessageSid") or None))
+                session.add(
+                    InboundMessage(
+                        from_number=sender,
+                        to_number=form.get("To", "")[:40],
+                        body=body,
+                        received_at=now,
+                        provider_message_id=form.get("MessageSid") or None,
+                    )
+                )
                 word = keyword(body)
                 if word is not None and sender:
                     await record_keyword(session, sender, word, now)

@@ -278,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     args.seconds = args.seconds or (2 if args.quick else 10)
     args.concurrency = args.concurrency or (8 if args.quick else 32)
     args.warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 2)
-    name = "calendar" + ("-postgresql" if args.database_url else "") + (
+    variant = "" if args.graphql_app == "api.app:create_app" else "-" + "".join(
+        c if c.isalnum() else "_" for c in args.graphql_app)
+    name = "calendar" + variant + ("-postgresql" if args.database_url else "") + (
         "-quick" if args.quick else "")
 
     with database(args.database_url, "bench_calendar") as url:

@@ -68,6 +68,7 @@ class SendWorkers:
     queue: str
     count: int = 2
     max_jobs: int | None = None
+    poll_delay: float | None = None
     # When set, each worker runs under cProfile (CPU time) and dumps its stats here.
     profile_to: str | None = None
     log_dir: str = "/tmp/timetrak-bench"
@@ -79,7 +80,8 @@ class SendWorkers:
         for i, event in enumerate(ready):
             log = os.path.join(self.log_dir, f"worker-{self.queue.replace(':', '-')}-{i}.log")
             process = SPAWN.Process(target=_run_worker, daemon=True,
-                                    args=(self.settings, self.queue, self.max_jobs, event, log,
+                                    args=(self.settings, self.queue, self.max_jobs, self.poll_delay,
+                                          event, log,
                                           f"{self.profile_to}.{i}" if self.profile_to else None))
             process.start()
             self.processes.append(process)
@@ -95,7 +97,8 @@ class SendWorkers:
             process.join(timeout=30)
 
 
-def _run_worker(settings: dict, queue: str, max_jobs: int | None, ready, log: str,
+def _run_worker(settings: dict, queue: str, max_jobs: int | None, poll_delay: float | None,
+                ready, log: str,
                 profile_to: str | None) -> None:
     from arq.connections import RedisSettings
     from arq.logs import default_log_config
@@ -114,6 +117,8 @@ def _run_worker(settings: dict, queue: str, max_jobs: int | None, ready, log: st
         ready.set()
 
     options = {"max_jobs": max_jobs} if max_jobs else {}
+    if poll_delay:
+        options["poll_delay"] = poll_delay
     worker = Worker(functions=WorkerSettings.functions, on_startup=on_startup,
                     on_shutdown=shutdown, redis_settings=RedisSettings.from_dsn(settings["redis_url"]),
                     queue_name=queue, job_timeout=WorkerSettings.job_timeout,

@@ -159,7 +159,7 @@ async def timed_run(url: str, now: datetime, profile: bool) -> tuple[float, RunR
 
 async def pipeline(url: str, redis_url: str, ids: list[int], delay: float, workers: int,
                    max_jobs: int | None, redis_pid: int | None,
-                   profile_to: str | None = None) -> dict:
+                   profile_to: str | None = None, poll_delay: float | None = None) -> dict:
     """Enqueue `ids` with hand_over and wait until every one is settled; rate over the lot."""
     engine = create_engine(url)
     sessions = session_factory(engine)
@@ -179,7 +179,7 @@ async def pipeline(url: str, redis_url: str, ids: list[int], delay: float, worke
         total = (await session.exec(select(func.count()).where(in_range))).one()
     with FakeProvider(delay) as fake:
         settings = provider_settings(url, redis_url, fake.base_url)
-        with SendWorkers(settings, QUEUE, workers, max_jobs, profile_to) as pool:
+        with SendWorkers(settings, QUEUE, workers, max_jobs, poll_delay, profile_to) as pool:
             parts = {"workers": [p.pid for p in pool.processes], "provider": [fake.process.pid],
                      "redis": [redis_pid] if redis_pid else []}
             before = {name: cpu_seconds(pids) for name, pids in parts.items()}
@@ -263,7 +263,8 @@ async def bench_database(kind: str, args, redis_url: str, redis_pid: int | None)
         print(f"   pipeline: {len(subset):,} messages, provider {delay * 1000:.0f} ms ...",
               flush=True)
         figures = await pipeline(url, redis_url, subset, delay, args.workers, args.max_jobs,
-                                 redis_pid, profile_to(args, kind, delay))
+                                 redis_pid, profile_to(args, kind, delay),
+                                 args.poll_delay)
         print(f"   {figures}")
         rows.append(dict(db=kind, measure=f"send pipeline, provider {int(delay * 1000)} ms",
                          messages=figures["messages"], sent=figures["sent"],
@@ -286,7 +287,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="arq worker processes")
     parser.add_argument("--max-jobs", type=int, default=None,
                         help="arq max_jobs per worker (default: arq's, as deployed)")
+    parser.add_argument("--poll-delay", type=float, default=None,
+                        help="arq poll_delay in seconds (default: arq's 0.5, as deployed)")
     parser.add_argument("--pipeline-messages", type=int, default=None)
+    parser.add_argument("--name", help="results file name (default reminder_run[_quick])")
     parser.add_argument("--profile", action="store_true", help="cProfile run_event and the workers (CPU time)")
     parser.add_argument("--redis-url", help="default: a private redis-server for the run")
     args = parser.parse_args()
@@ -297,8 +301,9 @@ def main() -> None:
         for kind in args.db:
             rows += asyncio.run(bench_database(kind, args, server.url, redis_pid(server)))
     print()
-    save("reminder_run" + ("_quick" if args.quick else ""), rows, quick=args.quick,
+    save(args.name or "reminder_run" + ("_quick" if args.quick else ""), rows, quick=args.quick,
          workers=args.workers, max_jobs=args.max_jobs or "arq default (10)",
+         poll_delay=args.poll_delay or "arq default (0.5 s)",
          pipeline_note=f"pipeline measured over the first {args.pipeline_messages:,} queued "
                        "messages of the run, enqueue (hand_over) to last status update")
 

@@ -47,8 +47,9 @@ class LogProvider:
 
     async def send(self, message_id: int, to: str, body: str) -> Accepted:
         log.info("SMS %s to %s: %s", message_id, to, body)
-        return Accepted(provider_message_id=f"LOG{message_id:010d}-{next(self._ids)}",
-                        delivered=True)
+        return Accepted(
+            provider_message_id=f"LOG{message_id:010d}-{next(self._ids)}", delivered=True
+        )
 
     async def close(self) -> None:
         return None

@@ -17,6 +17,8 @@ from models.status_feed import announce
 
 MAX_TRIES = 5
 OPTED_OUT_REASON = "The recipient has opted out of SMS messages (replied STOP)."
+
+
 def unreachable_reason(what: str) -> str:
     return f"The SMS provider {what} on each of {MAX_TRIES} tries."
 
@@ -44,23 +46,33 @@ async def send_sms(ctx: dict[str, Any], message_id: int) -> str:
         to, body, attempt = message.to_number, message.body, message.attempts
     await announce(ctx.get("redis"), message_id, SmsStatus.SENDING)
     if opted_out:
-        await settle(ctx, message_id, SmsStatus.FAILED, error_code=ErrorCode.OPTED_OUT.value,
-                     error_message=OPTED_OUT_REASON)
+        await settle(
+            ctx,
+            message_id,
+            SmsStatus.FAILED,
+            error_code=ErrorCode.OPTED_OUT.value,
+            error_message=OPTED_OUT_REASON,
+        )
         return "opted out"
     try:
         accepted = await ctx["provider"].send(message_id, to, body)
     except Refused as refusal:
-        await settle(ctx, message_id, SmsStatus.FAILED, error_code=refusal.code,
-                     error_message=refusal.reason)
+        await settle(
+            ctx, message_id, SmsStatus.FAILED, error_code=refusal.code, error_message=refusal.reason
+        )
         return "refused"
     except Uncertain:
         # Never resent blindly: the status callback settles it, or the sweeper fails it.
         return "awaiting callback"
     except Unreachable as unreachable:
         if attempt >= MAX_TRIES:
-            await settle(ctx, message_id, SmsStatus.FAILED,
-                         error_code=ErrorCode.PROVIDER_ERROR.value,
-                         error_message=unreachable_reason(str(unreachable)))
+            await settle(
+                ctx,
+                message_id,
+                SmsStatus.FAILED,
+                error_code=ErrorCode.PROVIDER_ERROR.value,
+                error_message=unreachable_reason(str(unreachable)),
+            )
             return "unreachable"
         delay = backoff(attempt, ctx.get("backoff_seconds", 2.0))
         async with ctx["sessions"].begin() as session:

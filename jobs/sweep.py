@@ -19,8 +19,9 @@ from models.sms import SmsMessage
 
 UNSETTLED_AFTER = timedelta(minutes=15)
 LOST_AFTER = timedelta(minutes=1)
-UNKNOWN_OUTCOME = ("The SMS provider never confirmed this message; whether it reached the phone "
-                   "is unknown.")
+UNKNOWN_OUTCOME = (
+    "The SMS provider never confirmed this message; whether it reached the phone is unknown."
+)
 
 
 async def requeue(redis: Any, message_id: int) -> None:
@@ -39,23 +40,45 @@ async def requeue(redis: Any, message_id: int) -> None:
 async def sweep_messages(ctx: dict[str, Any]) -> dict[str, int]:
     now = utcnow()
     async with ctx["sessions"]() as session:
-        lost = (await session.exec(select(SmsMessage.id).where(or_(
-            and_(SmsMessage.status == SmsStatus.QUEUED,
-                 col(SmsMessage.created_at) < now - LOST_AFTER),
-            and_(SmsMessage.status == SmsStatus.SENDING, col(SmsMessage.retry_at).is_not(None),
-                 col(SmsMessage.retry_at) < now - LOST_AFTER),
-        )).limit(10_000))).all()
-        unsettled = (await session.exec(select(SmsMessage.id).where(
-            SmsMessage.status == SmsStatus.SENDING, col(SmsMessage.retry_at).is_(None),
-            col(SmsMessage.send_started_at) < now - UNSETTLED_AFTER,
-        ))).all()
+        lost = (
+            await session.exec(
+                select(SmsMessage.id)
+                .where(
+                    or_(
+                        and_(
+                            SmsMessage.status == SmsStatus.QUEUED,
+                            col(SmsMessage.created_at) < now - LOST_AFTER,
+                        ),
+                        and_(
+                            SmsMessage.status == SmsStatus.SENDING,
+                            col(SmsMessage.retry_at).is_not(None),
+                            col(SmsMessage.retry_at) < now - LOST_AFTER,
+                        ),
+                    )
+                )
+                .limit(10_000)
+            )
+        ).all()
+        unsettled = (
+            await session.exec(
+                select(SmsMessage.id).where(
+                    SmsMessage.status == SmsStatus.SENDING,
+                    col(SmsMessage.retry_at).is_(None),
+                    col(SmsMessage.send_started_at) < now - UNSETTLED_AFTER,
+                )
+            )
+        ).all()
     for message_id in lost:
         await requeue(ctx["redis"], message_id)
     failed = 0
     for message_id in unsettled:
-        failed += await settle(ctx, message_id, SmsStatus.FAILED,
-                               only_from=[SmsStatus.SENDING],
-                               conditions=(col(SmsMessage.retry_at).is_(None),),
-                               error_code=ErrorCode.PROVIDER_ERROR.value,
-                               error_message=UNKNOWN_OUTCOME)
+        failed += await settle(
+            ctx,
+            message_id,
+            SmsStatus.FAILED,
+            only_from=[SmsStatus.SENDING],
+            conditions=(col(SmsMessage.retry_at).is_(None),),
+            error_code=ErrorCode.PROVIDER_ERROR.value,
+            error_message=UNKNOWN_OUTCOME,
+        )
     return {"requeued": len(lost), "failed": failed}

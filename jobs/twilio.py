@@ -24,8 +24,12 @@ class TwilioProvider:
 
     async def send(self, message_id: int, to: str, body: str) -> Accepted:
         path = f"/2010-04-01/Accounts/{self.settings.twilio_account_sid}/Messages.json"
-        form = {"To": to, "From": self.settings.twilio_from_number, "Body": body,
-                "StatusCallback": self.status_callback(message_id)}
+        form = {
+            "To": to,
+            "From": self.settings.twilio_from_number,
+            "Body": body,
+            "StatusCallback": self.status_callback(message_id),
+        }
         try:
             response = await self.client.post(path, data=form)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:

@@ -43,11 +43,15 @@ def redis_settings() -> RedisSettings:
 class WorkerSettings:
     functions = [func(send_sms, name=SEND_SMS_JOB, max_tries=20)]
     cron_jobs = [
-        cron(sweep_messages, name=SWEEP_MESSAGES_JOB, second=30, unique=True,
-             run_at_startup=True),
+        cron(sweep_messages, name=SWEEP_MESSAGES_JOB, second=30, unique=True, run_at_startup=True),
         # Every minute; run_at_startup catches up a run missed while the worker was down.
-        cron(check_reminder_events, name=CHECK_REMINDERS_JOB, second=0, unique=True,
-             run_at_startup=True),
+        cron(
+            check_reminder_events,
+            name=CHECK_REMINDERS_JOB,
+            second=0,
+            unique=True,
+            run_at_startup=True,
+        ),
     ]
     on_startup = startup
     on_shutdown = shutdown

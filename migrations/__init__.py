@@ -17,5 +17,5 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 
 def upgrade(database_url: str | None = None) -> None:
-    """Apply every pending migration. Runs its own event loop: call it from sync code or a thread."""
+    """Apply every pending migration; runs its own event loop, so call it from sync code."""
     command.upgrade(alembic_config(database_url), "head")

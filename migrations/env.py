@@ -40,8 +40,9 @@ def configure(**kwargs) -> None:
 
 
 def run_migrations_offline() -> None:
-    configure(url=async_url(database_url()), literal_binds=True,
-              dialect_opts={"paramstyle": "named"})
+    configure(
+        url=async_url(database_url()), literal_binds=True, dialect_opts={"paramstyle": "named"}
+    )
     with context.begin_transaction():
         context.run_migrations()
 

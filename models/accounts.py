@@ -42,17 +42,16 @@ async def sign_in(
     session: AsyncSession, email: str, password: str, ttl: timedelta
 ) -> tuple[str, User] | None:
     """A new bearer token and its user, or None when the e-mail or password is wrong."""
-    user = (
-        await session.exec(select(User).where(User.email == normalise_email(email)))
-    ).first()
+    user = (await session.exec(select(User).where(User.email == normalise_email(email)))).first()
     if user is None:
         verify_password(_DUMMY_HASH, password)
         return None
     if not verify_password(user.password_hash, password):
         return None
     token = secrets.token_urlsafe(32)
-    session.add(AuthToken(user_id=user.id, token_hash=token_digest(token),
-                          expires_at=utcnow() + ttl))
+    session.add(
+        AuthToken(user_id=user.id, token_hash=token_digest(token), expires_at=utcnow() + ttl)
+    )
     return token, user
 
 

@@ -37,7 +37,9 @@ async def failure_alert(
 ) -> FailureAlert:
     failed = (
         await session.exec(
-            select(func.count()).select_from(SmsMessage).where(
+            select(func.count())
+            .select_from(SmsMessage)
+            .where(
                 SmsMessage.status == SmsStatus.FAILED,
                 col(SmsMessage.updated_at) >= now - ALERT_WINDOW,
             )
@@ -46,7 +48,8 @@ async def failure_alert(
     last = (
         await session.exec(
             select(func.max(AlertAcknowledgement.acknowledged_at)).where(
-                AlertAcknowledgement.user_id == user_id)
+                AlertAcknowledgement.user_id == user_id
+            )
         )
     ).one()
     if last is not None and last.tzinfo is None:

@@ -23,8 +23,11 @@ def default_contact(task: Task | None, job: Job) -> int | None:
 def require_unlocked(visibility: FieldVisibility, label: str, field: str) -> None:
     """A field the layout hides or makes read-only keeps the value it would have had."""
     if visibility is not FieldVisibility.VISIBLE:
-        raise DomainError(ErrorCode.PERMISSION_DENIED,
-                          f"The {label} field is not editable in your form layout.", field=field)
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED,
+            f"The {label} field is not editable in your form layout.",
+            field=field,
+        )
 
 
 async def chosen_contact(session: AsyncSession, client: Client, ref: RecipientRef) -> int | None:
@@ -42,7 +45,8 @@ async def reminder_problem(
     otherwise the user could not have changed it, so the save goes on with a warning.
     """
     recipient = await recipient_of_client(
-        session, client.id, RecipientRef.for_contact(contact_id, client.id), active_only=False)
+        session, client.id, RecipientRef.for_contact(contact_id, client.id), active_only=False
+    )
     try:
         recipient.require_sms()
     except DomainError as problem:

@@ -68,8 +68,13 @@ async def backfill_sms_numbers(
                 if number is None:
                     counts.no_usable_number += 1
                     continue
-                changes.append({"contact_id": contact_id, "number": number,
-                                "copy": sms_number(mobile) == number})
+                changes.append(
+                    {
+                        "contact_id": contact_id,
+                        "number": number,
+                        "copy": sms_number(mobile) == number,
+                    }
+                )
                 counts.set += 1
             if changes:
                 await session.execute(stmt, changes)

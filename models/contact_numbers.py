@@ -20,8 +20,11 @@ MAX_NUMBER_LENGTH = 40
 def clean_number(text: str | None, field: str = "number") -> str | None:
     text = (text or "").strip()
     if len(text) > MAX_NUMBER_LENGTH:
-        raise DomainError(ErrorCode.INVALID_PHONE_NUMBER,
-                          f"A phone number is at most {MAX_NUMBER_LENGTH} characters.", field=field)
+        raise DomainError(
+            ErrorCode.INVALID_PHONE_NUMBER,
+            f"A phone number is at most {MAX_NUMBER_LENGTH} characters.",
+            field=field,
+        )
     return text or None
 
 
@@ -33,8 +36,9 @@ def valid_sms_number(text: str | None, field: str = "smsNumber") -> str | None:
     check = check_phone(text)
     if check.valid:
         return check.e164
-    raise DomainError(ErrorCode.INVALID_SMS_NUMBER, check.message or "Not a valid SMS number.",
-                      field=field)
+    raise DomainError(
+        ErrorCode.INVALID_SMS_NUMBER, check.message or "Not a valid SMS number.", field=field
+    )
 
 
 def mobile_matches_sms(contact: Contact) -> bool:
@@ -42,8 +46,7 @@ def mobile_matches_sms(contact: Contact) -> bool:
     return contact.sms_number is not None and sms_number(contact.mobile) == contact.sms_number
 
 
-def copy_by_default(contact: Contact, mobile: str | None, sms: str | None,
-                    sms_given: bool) -> bool:
+def copy_by_default(contact: Contact, mobile: str | None, sms: str | None, sms_given: bool) -> bool:
     """Whether an edit that does not say keeps "Copy mobile number to SMS" ticked.
 
     As the form opens: ticked when the mobile matches the SMS number. An SMS number given
@@ -79,7 +82,8 @@ def set_number(contact: Contact, field: NumberField, value: str | None) -> None:
     """
     old = getattr(contact, field.value)
     follows = contact.sms_number is None or (
-        old is not None and sms_number(old) == contact.sms_number)
+        old is not None and sms_number(old) == contact.sms_number
+    )
     setattr(contact, field.value, clean_number(value, "value"))
     if follows:
         contact.sms_number = sms_number(value)

@@ -13,8 +13,11 @@ Sessions = async_sessionmaker[AsyncSession]
 def async_url(url: str) -> str:
     """The driver-qualified form of a plain database URL (sqlite:// or postgresql://)."""
     parsed = make_url(url)
-    driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
-              "postgres": "postgresql+asyncpg"}.get(parsed.drivername)
+    driver = {
+        "sqlite": "sqlite+aiosqlite",
+        "postgresql": "postgresql+asyncpg",
+        "postgres": "postgresql+asyncpg",
+    }.get(parsed.drivername)
     return parsed.set(drivername=driver).render_as_string(False) if driver else url
 
 

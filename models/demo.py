@@ -86,82 +86,165 @@ class DemoClient:
 # Valid mobiles, numbers in a fixable form ("0064 ...", "(mob)"), a mobile typed into the phone
 # field, landlines and missing numbers: the mix a real TimeTrak database holds.
 CLIENTS = (
-    DemoClient("Harbourside Cafe", ("+64", "021 555 0110"), True, (
-        DemoContact("Mere Tane", mobile="021 555 0111"),
-        DemoContact("Accounts", phone="09 555 0123"),
-    ), (
-        DemoJob("Grease trap replacement", -36.8406, 174.7580, "Mere Tane", (
-            DemoTask("Remove old trap"),
-            DemoTask("Install and test", "Mere Tane"),
-        )),
-    )),
-    DemoClient("Te Aro Dental", None, True, (
-        DemoContact("Dr Hemi Walker", mobile="0064 21 555 0101"),
-        DemoContact("Reception", mobile="027 555 0142", phone="04 555 0199"),
-    ), (
-        DemoJob("Surgery rewiring", -41.2950, 174.7750, "Reception", (
-            DemoTask("Switchboard upgrade"),
-        )),
-    )),
-    DemoClient("Ponsonby Property Management", ("+64", "022 555 0120"), True, (
-        DemoContact("Sarah Chen", mobile="022 555 0123"),
-        DemoContact("Tom Fletcher", mobile="021 555 0102 (mob)"),
-    ), (
-        DemoJob("Hot water cylinder replacement", -36.8570, 174.7460, "Sarah Chen", (
-            DemoTask("Replace cylinder"),
-            DemoTask("Pressure valve check", "Tom Fletcher"),
-        )),
-        DemoJob("Leaking shower, Jervois Rd", -36.8510, 174.7390, None, (
-            DemoTask("Find the leak"),
-        )),
-    )),
-    DemoClient("Bondi Beach Apartments", ("+61", "0412 555 018"), True, (
-        DemoContact("Liam O'Brien", mobile="0412 555 301"),
-        DemoContact("Strata Office", phone="02 9555 0100"),
-    ), (
-        DemoJob("Common area lighting", -33.8915, 151.2767, "Liam O'Brien", (
-            DemoTask("LED fit-out", "Liam O'Brien"),
-        )),
-    )),
-    DemoClient("Wellington Motor Lodge", None, False, (
-        DemoContact("Aroha Ngata", mobile="027 555 0140"),
-    ), (
-        DemoJob("Electrical safety check", -41.2889, 174.7772, "Aroha Ngata", (
-            DemoTask("Test and tag"),
-        )),
-    )),
-    DemoClient("Mt Eden Community Hall", None, True, (
-        DemoContact("Bookings", phone="09 630 5555"),
-    ), (
-        DemoJob("Kitchen hot water tap", -36.8773, 174.7547, "Bookings"),
-    )),
-    DemoClient("Kelburn Villas Body Corporate", ("+64", "029 555 0133"), False, (
-        DemoContact("Caretaker"),
-        DemoContact("Former Manager", mobile="021 555 0199", active=False),
-    ), (
-        DemoJob("Stormwater drain clearing", -41.2866, 174.7675, "Caretaker", (
-            DemoTask("CCTV drain inspection"),
-        )),
-    )),
-    DemoClient("Parramatta Medical Centre", None, True, (
-        DemoContact("Dr Anjali Rao", phone="0412 555 777"),
-        DemoContact("Practice Manager", mobile="0412 555 302", phone="02 9555 0177"),
-    ), (
-        DemoJob("Air conditioning isolator", -33.8150, 151.0011, "Practice Manager", (
-            DemoTask("Install isolator switch", "Dr Anjali Rao"),
-        )),
-    )),
+    DemoClient(
+        "Harbourside Cafe",
+        ("+64", "021 555 0110"),
+        True,
+        (
+            DemoContact("Mere Tane", mobile="021 555 0111"),
+            DemoContact("Accounts", phone="09 555 0123"),
+        ),
+        (
+            DemoJob(
+                "Grease trap replacement",
+                -36.8406,
+                174.7580,
+                "Mere Tane",
+                (
+                    DemoTask("Remove old trap"),
+                    DemoTask("Install and test", "Mere Tane"),
+                ),
+            ),
+        ),
+    ),
+    DemoClient(
+        "Te Aro Dental",
+        None,
+        True,
+        (
+            DemoContact("Dr Hemi Walker", mobile="0064 21 555 0101"),
+            DemoContact("Reception", mobile="027 555 0142", phone="04 555 0199"),
+        ),
+        (
+            DemoJob(
+                "Surgery rewiring",
+                -41.2950,
+                174.7750,
+                "Reception",
+                (DemoTask("Switchboard upgrade"),),
+            ),
+        ),
+    ),
+    DemoClient(
+        "Ponsonby Property Management",
+        ("+64", "022 555 0120"),
+        True,
+        (
+            DemoContact("Sarah Chen", mobile="022 555 0123"),
+            DemoContact("Tom Fletcher", mobile="021 555 0102 (mob)"),
+        ),
+        (
+            DemoJob(
+                "Hot water cylinder replacement",
+                -36.8570,
+                174.7460,
+                "Sarah Chen",
+                (
+                    DemoTask("Replace cylinder"),
+                    DemoTask("Pressure valve check", "Tom Fletcher"),
+                ),
+            ),
+            DemoJob(
+                "Leaking shower, Jervois Rd", -36.8510, 174.7390, None, (DemoTask("Find the leak"),)
+            ),
+        ),
+    ),
+    DemoClient(
+        "Bondi Beach Apartments",
+        ("+61", "0412 555 018"),
+        True,
+        (
+            DemoContact("Liam O'Brien", mobile="0412 555 301"),
+            DemoContact("Strata Office", phone="02 9555 0100"),
+        ),
+        (
+            DemoJob(
+                "Common area lighting",
+                -33.8915,
+                151.2767,
+                "Liam O'Brien",
+                (DemoTask("LED fit-out", "Liam O'Brien"),),
+            ),
+        ),
+    ),
+    DemoClient(
+        "Wellington Motor Lodge",
+        None,
+        False,
+        (DemoContact("Aroha Ngata", mobile="027 555 0140"),),
+        (
+            DemoJob(
+                "Electrical safety check",
+                -41.2889,
+                174.7772,
+                "Aroha Ngata",
+                (DemoTask("Test and tag"),),
+            ),
+        ),
+    ),
+    DemoClient(
+        "Mt Eden Community Hall",
+        None,
+        True,
+        (DemoContact("Bookings", phone="09 630 5555"),),
+        (DemoJob("Kitchen hot water tap", -36.8773, 174.7547, "Bookings"),),
+    ),
+    DemoClient(
+        "Kelburn Villas Body Corporate",
+        ("+64", "029 555 0133"),
+        False,
+        (
+            DemoContact("Caretaker"),
+            DemoContact("Former Manager", mobile="021 555 0199", active=False),
+        ),
+        (
+            DemoJob(
+                "Stormwater drain clearing",
+                -41.2866,
+                174.7675,
+                "Caretaker",
+                (DemoTask("CCTV drain inspection"),),
+            ),
+        ),
+    ),
+    DemoClient(
+        "Parramatta Medical Centre",
+        None,
+        True,
+        (
+            DemoContact("Dr Anjali Rao", phone="0412 555 777"),
+            DemoContact("Practice Manager", mobile="0412 555 302", phone="02 9555 0177"),
+        ),
+        (
+            DemoJob(
+                "Air conditioning isolator",
+                -33.8150,
+                151.0011,
+                "Practice Manager",
+                (DemoTask("Install isolator switch", "Dr Anjali Rao"),),
+            ),
+        ),
+    ),
 )
 
 TEMPLATES = (
-    ("Appointment booked", SmsTemplateKind.APPOINTMENT,
-     "Hi {contact_name}, {company_name} has booked {job_title} for {appointment_date} "
-     "at {appointment_time}."),
-    ("On the way", SmsTemplateKind.APPOINTMENT,
-     "Hi {contact_name}, {user_name} from {company_name} is on the way now."),
-    ("Day-before reminder", SmsTemplateKind.REMINDER_EVENT,
-     "Reminder: {user_name} from {company_name} visits on {appointment_date} at "
-     "{appointment_time} for {job_title}."),
+    (
+        "Appointment booked",
+        SmsTemplateKind.APPOINTMENT,
+        "Hi {contact_name}, {company_name} has booked {job_title} for {appointment_date} "
+        "at {appointment_time}.",
+    ),
+    (
+        "On the way",
+        SmsTemplateKind.APPOINTMENT,
+        "Hi {contact_name}, {user_name} from {company_name} is on the way now.",
+    ),
+    (
+        "Day-before reminder",
+        SmsTemplateKind.REMINDER_EVENT,
+        "Reminder: {user_name} from {company_name} visits on {appointment_date} at "
+        "{appointment_time} for {job_title}.",
+    ),
 )
 
 # Local start times and lengths of each weekday's visits, per user.
@@ -213,23 +296,49 @@ async def _company(session: AsyncSession) -> None:
 
 
 async def _users(session: AsyncSession) -> dict[str, User]:
-    admin = Profile(name="Administrator", edit_contact=True, send_sms_to_client=True,
-                    show_sms_errors=True, global_administrator=True, **ALL_VISIBLE)
-    office = Profile(name="Office", edit_contact=True, send_sms_to_client=True,
-                     show_sms_errors=True, **ALL_VISIBLE)
-    tech = Profile(name="Technician", send_sms_to_client=True,
-                   layout_appointment_contact=FieldVisibility.READ_ONLY,
-                   layout_appointment_sms_reminder=FieldVisibility.READ_ONLY,
-                   layout_client_sms_reminders=FieldVisibility.HIDDEN)
+    admin = Profile(
+        name="Administrator",
+        edit_contact=True,
+        send_sms_to_client=True,
+        show_sms_errors=True,
+        global_administrator=True,
+        **ALL_VISIBLE,
+    )
+    office = Profile(
+        name="Office",
+        edit_contact=True,
+        send_sms_to_client=True,
+        show_sms_errors=True,
+        **ALL_VISIBLE,
+    )
+    tech = Profile(
+        name="Technician",
+        send_sms_to_client=True,
+        layout_appointment_contact=FieldVisibility.READ_ONLY,
+        layout_appointment_sms_reminder=FieldVisibility.READ_ONLY,
+        layout_client_sms_reminders=FieldVisibility.HIDDEN,
+    )
     session.add_all([admin, office, tech])
     await session.flush()
     users = {
-        ADMIN_EMAIL: User(email=ADMIN_EMAIL, name="Priya Patel", profile_id=admin.id,
-                          password_hash=demo_password_hash(DEMO_LOGINS[ADMIN_EMAIL])),
-        OFFICE_EMAIL: User(email=OFFICE_EMAIL, name="Grace Thompson", profile_id=office.id,
-                           password_hash=demo_password_hash(DEMO_LOGINS[OFFICE_EMAIL])),
-        TECH_EMAIL: User(email=TECH_EMAIL, name="Tama Ruatapu", profile_id=tech.id,
-                         password_hash=demo_password_hash(DEMO_LOGINS[TECH_EMAIL])),
+        ADMIN_EMAIL: User(
+            email=ADMIN_EMAIL,
+            name="Priya Patel",
+            profile_id=admin.id,
+            password_hash=demo_password_hash(DEMO_LOGINS[ADMIN_EMAIL]),
+        ),
+        OFFICE_EMAIL: User(
+            email=OFFICE_EMAIL,
+            name="Grace Thompson",
+            profile_id=office.id,
+            password_hash=demo_password_hash(DEMO_LOGINS[OFFICE_EMAIL]),
+        ),
+        TECH_EMAIL: User(
+            email=TECH_EMAIL,
+            name="Tama Ruatapu",
+            profile_id=tech.id,
+            password_hash=demo_password_hash(DEMO_LOGINS[TECH_EMAIL]),
+        ),
     }
     session.add_all(users.values())
     await session.flush()
@@ -265,8 +374,15 @@ def _contact_row(client_id: int, spec: DemoContact) -> Contact:
     # backfill-sms-numbers upgrade step, as in a database upgraded from before 24.1.
     check = check_phone(spec.mobile) if spec.mobile else None
     number = check.e164 if check and check.valid else None
-    return Contact(client_id=client_id, name=spec.name, active=spec.active, phone=spec.phone,
-                   mobile=spec.mobile, sms_number=number, copy_mobile_to_sms=number is not None)
+    return Contact(
+        client_id=client_id,
+        name=spec.name,
+        active=spec.active,
+        phone=spec.phone,
+        mobile=spec.mobile,
+        sms_number=number,
+        copy_mobile_to_sms=number is not None,
+    )
 
 
 async def _job(
@@ -275,16 +391,25 @@ async def _job(
     def contact_id(name: str | None) -> int | None:
         return contacts[name].id if name else None
 
-    job = Job(client_id=client.id, title=spec.title, contact_id=contact_id(spec.contact),
-              latitude=spec.latitude, longitude=spec.longitude)
+    job = Job(
+        client_id=client.id,
+        title=spec.title,
+        contact_id=contact_id(spec.contact),
+        latitude=spec.latitude,
+        longitude=spec.longitude,
+    )
     session.add(job)
     await session.flush()
     tasks = [Task(job_id=job.id, name=t.name, contact_id=contact_id(t.contact)) for t in spec.tasks]
     session.add_all(tasks)
     await session.flush()
     return [
-        Visit(job, task, default_appointment_contact(task and task.contact_id, job.contact_id),
-              client.sms_reminders)
+        Visit(
+            job,
+            task,
+            default_appointment_contact(task and task.contact_id, job.contact_id),
+            client.sms_reminders,
+        )
         for task in tasks or [None]
     ]
 
@@ -307,10 +432,15 @@ def _appointments(
 
 
 def _appointment(user: User, visit: Visit, start: datetime, length: timedelta) -> Appointment:
-    return Appointment(user_id=user.id, job_id=visit.job.id,
-                       task_id=visit.task.id if visit.task else None, start=start,
-                       end=start + length, contact_id=visit.contact_id,
-                       sms_reminder=visit.sms_reminder)
+    return Appointment(
+        user_id=user.id,
+        job_id=visit.job.id,
+        task_id=visit.task.id if visit.task else None,
+        start=start,
+        end=start + length,
+        contact_id=visit.contact_id,
+        sms_reminder=visit.sms_reminder,
+    )
 
 
 async def _time_entries(
@@ -324,15 +454,25 @@ async def _time_entries(
     session.add(done)
     await session.flush()
     other = visits[-1]
-    session.add_all([
-        TimeEntry(user_id=tech.id, job_id=visit.job.id, task_id=done.task_id,
-                  appointment_id=done.id, start=done.start + timedelta(minutes=5),
-                  end=done.end - timedelta(minutes=15)),
-        TimeEntry(user_id=tech.id, job_id=other.job.id,
-                  task_id=other.task.id if other.task else None,
-                  start=_at(yesterday, time(14, 0), zone),
-                  end=_at(yesterday, time(15, 30), zone)),
-    ])
+    session.add_all(
+        [
+            TimeEntry(
+                user_id=tech.id,
+                job_id=visit.job.id,
+                task_id=done.task_id,
+                appointment_id=done.id,
+                start=done.start + timedelta(minutes=5),
+                end=done.end - timedelta(minutes=15),
+            ),
+            TimeEntry(
+                user_id=tech.id,
+                job_id=other.job.id,
+                task_id=other.task.id if other.task else None,
+                start=_at(yesterday, time(14, 0), zone),
+                end=_at(yesterday, time(15, 30), zone),
+            ),
+        ]
+    )
 
 
 async def _templates(session: AsyncSession) -> None:
@@ -340,9 +480,15 @@ async def _templates(session: AsyncSession) -> None:
     session.add_all(rows)
     await session.flush()
     reminder = next(row for row in rows if row.kind is SmsTemplateKind.REMINDER_EVENT)
-    session.add(ReminderEvent(description="Reminder for tomorrow's appointments",
-                              interval_days=1, template_id=reminder.id, run_at=time(17, 0),
-                              enabled=True))
+    session.add(
+        ReminderEvent(
+            description="Reminder for tomorrow's appointments",
+            interval_days=1,
+            template_id=reminder.id,
+            run_at=time(17, 0),
+            enabled=True,
+        )
+    )
 
 
 def _at(day: date, local: time, zone: ZoneInfo) -> datetime:

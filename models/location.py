@@ -11,14 +11,25 @@ from models.errors import DomainError, ErrorCode
 
 def check_location(latitude: float, longitude: float, accuracy_meters: float | None) -> None:
     if not (math.isfinite(latitude) and -90 <= latitude <= 90):
-        raise DomainError(ErrorCode.INVALID_LOCATION, "Latitude must be between -90 and 90.",
-                          field="location.latitude")
+        raise DomainError(
+            ErrorCode.INVALID_LOCATION,
+            "Latitude must be between -90 and 90.",
+            field="location.latitude",
+        )
     if not (math.isfinite(longitude) and -180 <= longitude <= 180):
-        raise DomainError(ErrorCode.INVALID_LOCATION, "Longitude must be between -180 and 180.",
-                          field="location.longitude")
-    if accuracy_meters is not None and not (math.isfinite(accuracy_meters) and accuracy_meters >= 0):
-        raise DomainError(ErrorCode.INVALID_LOCATION, "Accuracy cannot be negative.",
-                          field="location.accuracyMeters")
+        raise DomainError(
+            ErrorCode.INVALID_LOCATION,
+            "Longitude must be between -180 and 180.",
+            field="location.longitude",
+        )
+    if accuracy_meters is not None and not (
+        math.isfinite(accuracy_meters) and accuracy_meters >= 0
+    ):
+        raise DomainError(
+            ErrorCode.INVALID_LOCATION,
+            "Accuracy cannot be negative.",
+            field="location.accuracyMeters",
+        )
 
 
 def distance_meters(

@@ -26,8 +26,13 @@ def earlier_than(status: SmsStatus) -> list[SmsStatus]:
 
 
 async def advance(
-    session: AsyncSession, message_id: int, status: SmsStatus, now: datetime | None = None,
-    only_from: list[SmsStatus] | None = None, conditions: tuple = (), **values,
+    session: AsyncSession,
+    message_id: int,
+    status: SmsStatus,
+    now: datetime | None = None,
+    only_from: list[SmsStatus] | None = None,
+    conditions: tuple = (),
+    **values,
 ) -> bool:
     """Move a message to `status` when that is forward; False when it was already there or past.
 
@@ -49,7 +54,9 @@ async def advance(
     return result.rowcount == 1
 
 
-async def claim(session: AsyncSession, message_id: int, now: datetime | None = None) -> SmsMessage | None:
+async def claim(
+    session: AsyncSession, message_id: int, now: datetime | None = None
+) -> SmsMessage | None:
     """Take a message for sending: QUEUED, or SENDING and due for a retry. None when not ours.
 
     The conditional UPDATE is the lock: of two workers, or a job run twice, one wins.
@@ -57,12 +64,24 @@ async def claim(session: AsyncSession, message_id: int, now: datetime | None = N
     now = now or utcnow()
     result = await session.execute(
         update(SmsMessage)
-        .where(col(SmsMessage.id) == message_id, or_(
-            SmsMessage.status == SmsStatus.QUEUED,
-            and_(SmsMessage.status == SmsStatus.SENDING, col(SmsMessage.retry_at).is_not(None),
-                 col(SmsMessage.retry_at) <= now)))
-        .values(status=SmsStatus.SENDING, attempts=SmsMessage.attempts + 1, retry_at=None,
-                send_started_at=now, updated_at=now)
+        .where(
+            col(SmsMessage.id) == message_id,
+            or_(
+                SmsMessage.status == SmsStatus.QUEUED,
+                and_(
+                    SmsMessage.status == SmsStatus.SENDING,
+                    col(SmsMessage.retry_at).is_not(None),
+                    col(SmsMessage.retry_at) <= now,
+                ),
+            ),
+        )
+        .values(
+            status=SmsStatus.SENDING,
+            attempts=SmsMessage.attempts + 1,
+            retry_at=None,
+            send_started_at=now,
+            updated_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:

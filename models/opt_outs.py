@@ -13,8 +13,9 @@ from sqlmodel import select
 from models.enums import OptOutMethod
 from models.sms import OptOut
 
-OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
-                           "OPTOUT"})
+OPT_OUT_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
 OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
 # We send only to E.164 numbers; any other sender (an alphanumeric ID, "whatsapp:+64...") has
 # nothing of ours to opt out of, and would not fit the opt-out's number column.
@@ -37,7 +38,10 @@ def keyword(body: str | None) -> Keyword | None:
 
 
 async def record_keyword(
-    session: AsyncSession, number: str, word: Keyword, now: datetime,
+    session: AsyncSession,
+    number: str,
+    word: Keyword,
+    now: datetime,
     method: OptOutMethod = OptOutMethod.KEYWORD,
 ) -> OptOut | None:
     """Opt `number` out or back in; None when the sender is not a number we could send to.
@@ -50,8 +54,10 @@ async def record_keyword(
     dialect = (await session.connection()).dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
-        insert(OptOut).values(number=number, method=method, opted_out=False, opted_out_at=now)
-        .on_conflict_do_nothing(index_elements=["number"]))
+        insert(OptOut)
+        .values(number=number, method=method, opted_out=False, opted_out_at=now)
+        .on_conflict_do_nothing(index_elements=["number"])
+    )
     row = (await session.exec(select(OptOut).where(OptOut.number == number))).one()
     if word is Keyword.OPT_OUT:
         row.opted_out, row.method, row.opted_out_at, row.opted_in_at = True, method, now, None

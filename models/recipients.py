@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sqlalchemy import true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -54,7 +55,9 @@ class Recipient:
         return self.sms_number
 
 
-def default_appointment_contact(task_contact_id: int | None, job_contact_id: int | None) -> int | None:
+def default_appointment_contact(
+    task_contact_id: int | None, job_contact_id: int | None
+) -> int | None:
     """The task contact, else the job contact, else None: the client."""
     return task_contact_id if task_contact_id is not None else job_contact_id
 
@@ -88,8 +91,10 @@ def problem_message(recipient: Recipient) -> str:
         case ErrorCode.NO_SMS_NUMBER:
             return f"{recipient.name} has no SMS number."
         case ErrorCode.INVALID_SMS_NUMBER:
-            return (f"{recipient.name}'s SMS number {recipient.sms_number} is not a valid "
-                    "New Zealand or Australian mobile number.")
+            return (
+                f"{recipient.name}'s SMS number {recipient.sms_number} is not a valid "
+                "New Zealand or Australian mobile number."
+            )
         case ErrorCode.OPTED_OUT:
             return f"{recipient.name} has opted out of SMS messages (replied STOP)."
     return ""
@@ -110,15 +115,29 @@ def client_sms_number(client: Client) -> str | None:
 def client_recipient(client: Client, opted_out: set[str]) -> Recipient:
     number = client_sms_number(client)
     is_out = number in opted_out
-    return Recipient(RecipientKind.CLIENT, client.id, client.id, client.name, number, is_out,
-                     eligibility(number, is_out))
+    return Recipient(
+        RecipientKind.CLIENT,
+        client.id,
+        client.id,
+        client.name,
+        number,
+        is_out,
+        eligibility(number, is_out),
+    )
 
 
 def contact_recipient(contact: Contact, opted_out: set[str]) -> Recipient:
     number = contact.sms_number
     is_out = number in opted_out
-    return Recipient(RecipientKind.CONTACT, contact.id, contact.client_id, contact.name, number,
-                     is_out, eligibility(number, is_out))
+    return Recipient(
+        RecipientKind.CONTACT,
+        contact.id,
+        contact.client_id,
+        contact.name,
+        number,
+        is_out,
+        eligibility(number, is_out),
+    )
 
 
 async def opted_out_numbers(session: AsyncSession, numbers: Iterable[str | None]) -> set[str]:
@@ -126,7 +145,7 @@ async def opted_out_numbers(session: AsyncSession, numbers: Iterable[str | None]
     if not wanted:
         return set()
     rows = await session.exec(
-        select(OptOut.number).where(col(OptOut.number).in_(wanted), OptOut.opted_out == True)  # noqa: E712
+        select(OptOut.number).where(col(OptOut.number).in_(wanted), OptOut.opted_out == true())
     )
     return set(rows.all())
 
@@ -136,7 +155,9 @@ async def load_recipient(session: AsyncSession, ref: RecipientRef) -> Recipient 
         client = await session.get(Client, ref.id)
         if client is None:
             return None
-        return client_recipient(client, await opted_out_numbers(session, [client_sms_number(client)]))
+        return client_recipient(
+            client, await opted_out_numbers(session, [client_sms_number(client)])
+        )
     contact = await session.get(Contact, ref.id)
     if contact is None:
         return None
@@ -146,17 +167,25 @@ async def load_recipient(session: AsyncSession, ref: RecipientRef) -> Recipient 
 async def recipient_of_client(
     session: AsyncSession, client_id: int, ref: RecipientRef, active_only: bool = True
 ) -> Recipient:
-    """The recipient, checked to be the client or one of its (active) contacts: INVALID_RECIPIENT else."""
+    """The recipient, checked to be the client or one of its (active) contacts.
+
+    Anyone else is INVALID_RECIPIENT.
+    """
     recipient = await load_recipient(session, ref)
     if recipient is None or recipient.client_id != client_id:
-        raise DomainError(ErrorCode.INVALID_RECIPIENT,
-                          "The recipient is neither the client nor one of the client's contacts.",
-                          field="recipient")
+        raise DomainError(
+            ErrorCode.INVALID_RECIPIENT,
+            "The recipient is neither the client nor one of the client's contacts.",
+            field="recipient",
+        )
     if active_only and ref.kind is RecipientKind.CONTACT:
         contact = await session.get(Contact, ref.id)
         if contact is not None and not contact.active:
-            raise DomainError(ErrorCode.INVALID_RECIPIENT, f"{contact.name} is no longer active.",
-                              field="recipient")
+            raise DomainError(
+                ErrorCode.INVALID_RECIPIENT,
+                f"{contact.name} is no longer active.",
+                field="recipient",
+            )
     return recipient
 
 
@@ -167,10 +196,12 @@ async def recipients_of_client(session: AsyncSession, client_id: int) -> list[Re
         return []
     contacts = (
         await session.exec(
-            select(Contact).where(Contact.client_id == client_id, Contact.active == True)  # noqa: E712
+            select(Contact)
+            .where(Contact.client_id == client_id, Contact.active == true())
             .order_by(Contact.name, Contact.id)
         )
     ).all()
-    out = await opted_out_numbers(session, [client_sms_number(client)] +
-                                  [c.sms_number for c in contacts])
+    out = await opted_out_numbers(
+        session, [client_sms_number(client)] + [c.sms_number for c in contacts]
+    )
     return [client_recipient(client, out)] + [contact_recipient(c, out) for c in contacts]

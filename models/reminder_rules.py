@@ -16,25 +16,39 @@ LATEST_RUN = time(21, 0)
 
 def check_interval(days: int) -> int:
     if not 0 <= days <= MAX_INTERVAL_DAYS:
-        raise DomainError(ErrorCode.INVALID_INTERVAL,
-                          f"The reminder interval must be from 0 (today) to {MAX_INTERVAL_DAYS} days.",
-                          field="intervalDays")
+        raise DomainError(
+            ErrorCode.INVALID_INTERVAL,
+            f"The reminder interval must be from 0 (today) to {MAX_INTERVAL_DAYS} days.",
+            field="intervalDays",
+        )
     return days
 
 
 def check_run_at(run_at: time) -> time:
     if run_at.tzinfo is not None:
-        raise DomainError(ErrorCode.INVALID_INPUT,
-                          "runAt is a local time of day in the company time zone, without offset.",
-                          field="runAt")
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "runAt is a local time of day in the company time zone, without offset.",
+            field="runAt",
+        )
     if not EARLIEST_RUN <= run_at <= LATEST_RUN:
-        raise DomainError(ErrorCode.INVALID_INPUT,
-                          "Reminders run between 7:00am and 9:00pm local time.", field="runAt")
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "Reminders run between 7:00am and 9:00pm local time.",
+            field="runAt",
+        )
     return run_at.replace(second=0, microsecond=0)
 
 
 def check_event_template(template: SmsTemplate | None) -> SmsTemplate:
-    if template is None or template.kind is not SmsTemplateKind.REMINDER_EVENT or not template.active:
-        raise DomainError(ErrorCode.INVALID_TEMPLATE,
-                          "Choose an active reminder event template.", field="templateId")
+    if (
+        template is None
+        or template.kind is not SmsTemplateKind.REMINDER_EVENT
+        or not template.active
+    ):
+        raise DomainError(
+            ErrorCode.INVALID_TEMPLATE,
+            "Choose an active reminder event template.",
+            field="templateId",
+        )
     return template

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, or_, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -63,8 +63,9 @@ def day_window(day: date, time_zone: str) -> tuple[datetime, datetime]:
 
 def target_window(event: ReminderEvent, now: datetime, time_zone: str) -> tuple[datetime, datetime]:
     """The appointments' start range: today + interval, and only the future when that is today."""
-    start, end = day_window(local_today(now, time_zone) + timedelta(days=event.interval_days),
-                            time_zone)
+    start, end = day_window(
+        local_today(now, time_zone) + timedelta(days=event.interval_days), time_zone
+    )
     return (max(start, now) if event.interval_days == 0 else start), end
 
 
@@ -72,9 +73,11 @@ async def claim_run(session: AsyncSession, event_id: int, today: date) -> bool:
     """Move last_run_on to today in one conditional update; False when it already ran today."""
     result = await session.execute(
         update(ReminderEvent)
-        .where(col(ReminderEvent.id) == event_id, ReminderEvent.enabled == True,  # noqa: E712
-               or_(col(ReminderEvent.last_run_on).is_(None),
-                   col(ReminderEvent.last_run_on) < today))
+        .where(
+            col(ReminderEvent.id) == event_id,
+            ReminderEvent.enabled == true(),
+            or_(col(ReminderEvent.last_run_on).is_(None), col(ReminderEvent.last_run_on) < today),
+        )
         .values(last_run_on=today)
         .execution_options(synchronize_session=False)
     )
@@ -105,25 +108,44 @@ class Due:
             kind, rid, name = RecipientKind.CLIENT, self.client_id, self.client_name
             number = client_number(self.client_sms, self.client_code, self.client_mobile)
         else:
-            kind, rid, name, number = (RecipientKind.CONTACT, self.contact_id, self.contact_name,
-                                       self.contact_sms)
+            kind, rid, name, number = (
+                RecipientKind.CONTACT,
+                self.contact_id,
+                self.contact_name,
+                self.contact_sms,
+            )
         out = number in opted_out
         return Recipient(kind, rid, self.client_id, name, number, out, eligibility(number, out))
 
 
 async def due_appointments(session: AsyncSession, start: datetime, end: datetime) -> list[Due]:
     rows = await session.execute(
-        select(Appointment.id, Appointment.job_id, Appointment.start, Appointment.contact_id,
-               Client.id, Client.name, Client.sms_number, Client.mobile_country_code,
-               Client.mobile_number, Contact.name, Contact.sms_number, Job.title, Task.name,
-               User.name)
+        select(
+            Appointment.id,
+            Appointment.job_id,
+            Appointment.start,
+            Appointment.contact_id,
+            Client.id,
+            Client.name,
+            Client.sms_number,
+            Client.mobile_country_code,
+            Client.mobile_number,
+            Contact.name,
+            Contact.sms_number,
+            Job.title,
+            Task.name,
+            User.name,
+        )
         .join(Job, col(Job.id) == Appointment.job_id)
         .join(Client, col(Client.id) == Job.client_id)
         .join(User, col(User.id) == Appointment.user_id)
         .outerjoin(Contact, col(Contact.id) == Appointment.contact_id)
         .outerjoin(Task, col(Task.id) == Appointment.task_id)
-        .where(Appointment.sms_reminder == True,  # noqa: E712
-               col(Appointment.start) >= start, col(Appointment.start) < end)
+        .where(
+            Appointment.sms_reminder == true(),
+            col(Appointment.start) >= start,
+            col(Appointment.start) < end,
+        )
         .order_by(Appointment.job_id, Appointment.start, Appointment.id)
     )
     return [Due(*row) for row in rows.all()]
@@ -133,30 +155,57 @@ async def opted_out_among(session: AsyncSession, numbers: Iterable[str | None]) 
     wanted = sorted({n for n in numbers if n})
     out: set[str] = set()
     for i in range(0, len(wanted), LOOKUP_CHUNK):
-        rows = await session.exec(select(OptOut.number).where(
-            col(OptOut.number).in_(wanted[i:i + LOOKUP_CHUNK]), OptOut.opted_out == True))  # noqa: E712
+        rows = await session.exec(
+            select(OptOut.number).where(
+                col(OptOut.number).in_(wanted[i : i + LOOKUP_CHUNK]), OptOut.opted_out == true()
+            )
+        )
         out.update(rows.all())
     return out
 
 
 def reminder_row(
-    group: Sequence[Due], event: ReminderEvent, template: SmsTemplate, company: GlobalSettings,
-    today: date, opted_out: set[str], now: datetime,
+    group: Sequence[Due],
+    event: ReminderEvent,
+    template: SmsTemplate,
+    company: GlobalSettings,
+    today: date,
+    opted_out: set[str],
+    now: datetime,
 ) -> dict:
     """The message for one job's day: to the earliest appointment's contact, or FAILED with why."""
     first = group[0]
     recipient = first.recipient(opted_out)
     row = dict(
-        to_number=recipient.sms_number or "", body=template.body, status=SmsStatus.QUEUED,
-        error_code=None, error_message=None, source=SmsSource.REMINDER,
-        recipient_kind=recipient.kind, recipient_id=recipient.id, client_id=first.client_id,
-        appointment_id=first.appointment_id, job_id=first.job_id, reminder_event_id=event.id,
-        run_date=today, segments=1, encoding="GSM-7", attempts=0, created_at=now, updated_at=now,
+        to_number=recipient.sms_number or "",
+        body=template.body,
+        status=SmsStatus.QUEUED,
+        error_code=None,
+        error_message=None,
+        source=SmsSource.REMINDER,
+        recipient_kind=recipient.kind,
+        recipient_id=recipient.id,
+        client_id=first.client_id,
+        appointment_id=first.appointment_id,
+        job_id=first.job_id,
+        reminder_event_id=event.id,
+        run_date=today,
+        segments=1,
+        encoding="GSM-7",
+        attempts=0,
+        created_at=now,
+        updated_at=now,
     )
     values = TemplateValues(
-        client_name=first.client_name, contact_name=recipient.name, appointment_start=first.start,
-        job_title=first.job_title, task_name=first.task_name or "", user_name=first.user_name,
-        company_name=company.company_name, time_zone=company.time_zone)
+        client_name=first.client_name,
+        contact_name=recipient.name,
+        appointment_start=first.start,
+        job_title=first.job_title,
+        task_name=first.task_name or "",
+        user_name=first.user_name,
+        company_name=company.company_name,
+        time_zone=company.time_zone,
+    )
     problem: DomainError | None = None
     try:
         text, length = render_checked(template.body, values)
@@ -169,8 +218,9 @@ def reminder_row(
         # Who cannot receive comes first, as for a manual send; code and message stay a pair.
         problem = error
     if problem is not None:
-        row.update(status=SmsStatus.FAILED, error_code=problem.code.value,
-                   error_message=problem.message)
+        row.update(
+            status=SmsStatus.FAILED, error_code=problem.code.value, error_message=problem.message
+        )
     return row
 
 
@@ -182,7 +232,10 @@ def insert_new(dialect: str, table, returning: tuple = ()):
 
 
 async def run_event(
-    session: AsyncSession, event_id: int, now: datetime | None = None, claim: bool = True,
+    session: AsyncSession,
+    event_id: int,
+    now: datetime | None = None,
+    claim: bool = True,
 ) -> RunResult:
     """Run one reminder event for today inside the caller's transaction.
 
@@ -203,22 +256,30 @@ async def run_event(
     start, end = target_window(event, now, company.time_zone)
     due = await due_appointments(session, start, end)
     groups = [list(g) for _, g in groupby(due, key=lambda d: d.job_id)]
-    first_numbers = [g[0].contact_sms if g[0].contact_id else
-                     client_number(g[0].client_sms, g[0].client_code, g[0].client_mobile)
-                     for g in groups]
+    first_numbers = [
+        g[0].contact_sms
+        if g[0].contact_id
+        else client_number(g[0].client_sms, g[0].client_code, g[0].client_mobile)
+        for g in groups
+    ]
     opted_out = await opted_out_among(session, first_numbers)
     result = RunResult()
     dialect = session.bind.dialect.name
     messages = SmsMessage.__table__
     for i in range(0, len(groups), BATCH):
-        batch = groups[i:i + BATCH]
+        batch = groups[i : i + BATCH]
         rows = [reminder_row(g, event, template, company, today, opted_out, now) for g in batch]
         inserted = await session.execute(
             insert_new(dialect, messages, (messages.c.id, messages.c.job_id, messages.c.status)),
-            rows)
+            rows,
+        )
         ids = {job_id: (message_id, status) for message_id, job_id, status in inserted.all()}
-        links = [{"message_id": ids[g[0].job_id][0], "appointment_id": d.appointment_id}
-                 for g in batch if g[0].job_id in ids for d in g]
+        links = [
+            {"message_id": ids[g[0].job_id][0], "appointment_id": d.appointment_id}
+            for g in batch
+            if g[0].job_id in ids
+            for d in g
+        ]
         if links:
             await session.execute(insert_new(dialect, SmsMessageAppointment.__table__), links)
         for message_id, status in ids.values():
@@ -230,16 +291,23 @@ async def due_events(session: AsyncSession, now: datetime) -> list[int]:
     company = await session.get(GlobalSettings, SETTINGS_ID)
     if company is None or not (company.sms_enabled and company.sms_reminders_enabled):
         return []
-    events = (await session.exec(select(ReminderEvent).where(
-        ReminderEvent.enabled == True,  # noqa: E712
-        or_(col(ReminderEvent.last_run_on).is_(None),
-            and_(col(ReminderEvent.last_run_on) < local_today(now, company.time_zone)))))).all()
+    events = (
+        await session.exec(
+            select(ReminderEvent).where(
+                ReminderEvent.enabled == true(),
+                or_(
+                    col(ReminderEvent.last_run_on).is_(None),
+                    and_(col(ReminderEvent.last_run_on) < local_today(now, company.time_zone)),
+                ),
+            )
+        )
+    ).all()
     return [e.id for e in events if is_due(e, now, company.time_zone)]
 
 
 async def hand_over(redis, result: RunResult, batch: int = 500) -> None:
     """Enqueue the run's sends in batches and announce its failures to the live feed."""
     for i in range(0, len(result.queued), batch):
-        await asyncio.gather(*(enqueue_send(redis, m) for m in result.queued[i:i + batch]))
+        await asyncio.gather(*(enqueue_send(redis, m) for m in result.queued[i : i + batch]))
     for message_id in result.failed:
         await announce(redis, message_id, SmsStatus.FAILED)

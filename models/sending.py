@@ -46,8 +46,9 @@ async def earlier_send(session: AsyncSession, sender: User, key: str | None) -> 
         return None
     return (
         await session.exec(
-            select(SmsMessage).where(SmsMessage.sent_by_id == sender.id,
-                                     SmsMessage.idempotency_key == key)
+            select(SmsMessage).where(
+                SmsMessage.sent_by_id == sender.id, SmsMessage.idempotency_key == key
+            )
         )
     ).first()
 
@@ -55,31 +56,40 @@ async def earlier_send(session: AsyncSession, sender: User, key: str | None) -> 
 async def template_for_manual_send(session: AsyncSession, template_id: int) -> SmsTemplate:
     template = await session.get(SmsTemplate, template_id)
     if template is None or template.kind is not SmsTemplateKind.APPOINTMENT or not template.active:
-        raise DomainError(ErrorCode.INVALID_TEMPLATE, "Choose an active appointment template.",
-                          field="templateId")
+        raise DomainError(
+            ErrorCode.INVALID_TEMPLATE, "Choose an active appointment template.", field="templateId"
+        )
     return template
 
 
 async def queue_manual_sms(
-    session: AsyncSession, request: ManualSms, sender: User, profile: Profile,
+    session: AsyncSession,
+    request: ManualSms,
+    sender: User,
+    profile: Profile,
     company: GlobalSettings,
 ) -> tuple[SmsMessage, bool]:
     """The QUEUED message for a manual send and True, or the earlier one with its key and False."""
     key = request.idempotency_key
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
-        raise DomainError(ErrorCode.INVALID_INPUT,
-                          f"An idempotency key is 1 to {MAX_IDEMPOTENCY_KEY} characters.",
-                          field="idempotencyKey")
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            f"An idempotency key is 1 to {MAX_IDEMPOTENCY_KEY} characters.",
+            field="idempotencyKey",
+        )
     earlier = await earlier_send(session, sender, key)
     if earlier is not None:
         return earlier, False
     if request.source is SmsSource.REMINDER:
-        raise DomainError(ErrorCode.INVALID_INPUT, "Reminders are sent by scheduled events.",
-                          field="source")
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "Reminders are sent by scheduled events.", field="source"
+        )
     subject = await load_subject(session, request.appointment_id, request.time_entry_id)
     if subject.owner_id != sender.id and not profile.global_administrator:
-        raise DomainError(ErrorCode.PERMISSION_DENIED, "Only a Global Administrator can message "
-                          "about other users' appointments.")
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED,
+            "Only a Global Administrator can message about other users' appointments.",
+        )
     if request.recipient is not None:
         recipient = await recipient_of_client(session, subject.client.id, request.recipient)
     else:
@@ -91,28 +101,37 @@ async def queue_manual_sms(
         template = await template_for_manual_send(session, request.template_id)
         text = render(template.body, subject.values(recipient, company), field="templateId")
     else:
-        raise DomainError(ErrorCode.MESSAGE_EMPTY, "Type a message or choose a template.",
-                          field="body")
+        raise DomainError(
+            ErrorCode.MESSAGE_EMPTY, "Type a message or choose a template.", field="body"
+        )
     length = check_message(text, field="body" if request.body is not None else "templateId")
     location = request.location
     if location is not None:
         check_location(location.latitude, location.longitude, location.accuracy_meters)
     message = SmsMessage(
-        to_number=number, body=text, status=SmsStatus.QUEUED, source=request.source,
-        recipient_kind=recipient.kind, recipient_id=recipient.id, client_id=subject.client.id,
+        to_number=number,
+        body=text,
+        status=SmsStatus.QUEUED,
+        source=request.source,
+        recipient_kind=recipient.kind,
+        recipient_id=recipient.id,
+        client_id=subject.client.id,
         appointment_id=subject.appointment.id if subject.appointment else None,
         time_entry_id=subject.time_entry.id if subject.time_entry else None,
-        job_id=subject.job.id, sent_by_id=sender.id,
+        job_id=subject.job.id,
+        sent_by_id=sender.id,
         latitude=location.latitude if location else None,
         longitude=location.longitude if location else None,
         accuracy_meters=location.accuracy_meters if location else None,
         location_captured_at=location.captured_at if location else None,
-        segments=length.segments, encoding=length.encoding,
+        segments=length.segments,
+        encoding=length.encoding,
         idempotency_key=request.idempotency_key,
     )
     session.add(message)
     await session.flush()
     if subject.appointment is not None:
-        session.add(SmsMessageAppointment(message_id=message.id,
-                                          appointment_id=subject.appointment.id))
+        session.add(
+            SmsMessageAppointment(message_id=message.id, appointment_id=subject.appointment.id)
+        )
     return message, True

@@ -53,9 +53,7 @@ class SmsMessage(SQLModel, table=True):
     error_code: str | None = Field(default=None, max_length=40)
     error_message: str | None = Field(default=None, max_length=500)
     source: SmsSource = Field(sa_type=enum_column(SmsSource))
-    recipient_kind: RecipientKind | None = Field(
-        default=None, sa_type=enum_column(RecipientKind)
-    )
+    recipient_kind: RecipientKind | None = Field(default=None, sa_type=enum_column(RecipientKind))
     recipient_id: int | None = None
     client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
     appointment_id: int | None = Field(default=None, foreign_key="appointment.id", index=True)

@@ -47,8 +47,11 @@ async def load_subject(
 ) -> Subject:
     """The appointment or time entry an SMS is about; exactly one of the two must be given."""
     if (appointment_id is None) == (time_entry_id is None):
-        raise DomainError(ErrorCode.INVALID_INPUT,
-                          "Give either an appointment or a time entry.", field="appointmentId")
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "Give either an appointment or a time entry.",
+            field="appointmentId",
+        )
     time_entry = None
     if time_entry_id is not None:
         time_entry = await session.get(TimeEntry, time_entry_id)
@@ -70,6 +73,14 @@ async def load_subject(
         default = appointment_contact
     else:
         default = default_time_entry_recipient(
-            client.id, appointment_contact, task.contact_id if task else None, job.contact_id)
-    return Subject(job=job, client=client, user=user, task=task, appointment=appointment,
-                   time_entry=time_entry, default_recipient=default)
+            client.id, appointment_contact, task.contact_id if task else None, job.contact_id
+        )
+    return Subject(
+        job=job,
+        client=client,
+        user=user,
+        task=task,
+        appointment=appointment,
+        time_entry=time_entry,
+        default_recipient=default,
+    )

@@ -27,7 +27,7 @@ class Task(SQLModel, table=True):
 
 
 class Appointment(SQLModel, table=True):
-    """An appointment's contact is one of the client's contacts, or the client when contact_id is None."""
+    """An appointment; its contact is one of the client's contacts, or the client when None."""
 
     __table_args__ = (
         sa.Index("ix_appointment_user_start", "user_id", "start"),

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 
-import functools
-
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -67,8 +65,9 @@ def build_schema(production: bool = False, introspection: bool = True) -> strawb
         extensions.append(DisableIntrospection)
     if production:
         extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not shown_to_clients(e)))
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription,
-                             extensions=extensions)
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
 
 
 schema = build_schema()

@@ -11,7 +11,7 @@ from models import Job as JobRow
 from models import Task as TaskRow
 from models import TimeEntry as TimeEntryRow
 from models.recipients import RecipientRef, default_time_entry_recipient
-from schema.clients import Client, Contact, Recipient, recipient_for
+from schema.clients import Client, Contact, Recipient, client_by_id, recipient_for
 from schema.context import Info
 from schema.messages import Activity, SmsMessage
 from schema.people import User, user_by_id
@@ -21,53 +21,53 @@ async def contact_by_id(info: Info, contact_id: int | None) -> Contact | None:
     if contact_id is None:
         return None
     row = await info.context.loaders.contacts.load(contact_id)
-    return Contact(row=row) if row else None
+    return Contact.from_row(row) if row else None
 
 
 @strawberry.type
 class Job:
     row: strawberry.Private[JobRow]
+    id: strawberry.ID
+    title: str
+    latitude: float | None
+    longitude: float | None
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def title(self) -> str:
-        return self.row.title
+    @classmethod
+    def from_row(cls, row: JobRow) -> Job:
+        return cls(
+            row=row,
+            id=strawberry.ID(str(row.id)),
+            title=row.title,
+            latitude=row.latitude,
+            longitude=row.longitude,
+        )
 
     @strawberry.field
     async def client(self, info: Info) -> Client:
-        return Client(row=await info.context.loaders.clients.load(self.row.client_id))
+        return await client_by_id(info, self.row.client_id)
 
     @strawberry.field
     async def contact(self, info: Info) -> Contact | None:
         return await contact_by_id(info, self.row.contact_id)
 
-    @strawberry.field
-    def latitude(self) -> float | None:
-        return self.row.latitude
 
-    @strawberry.field
-    def longitude(self) -> float | None:
-        return self.row.longitude
+async def job_by_id(info: Info, job_id: int) -> Job:
+    return Job.from_row(await info.context.loaders.jobs.load(job_id))
 
 
 @strawberry.type
 class Task:
     row: strawberry.Private[TaskRow]
+    id: strawberry.ID
+    name: str
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
+    @classmethod
+    def from_row(cls, row: TaskRow) -> Task:
+        return cls(row=row, id=strawberry.ID(str(row.id)), name=row.name)
 
     @strawberry.field
     async def job(self, info: Info) -> Job:
-        return Job(row=await info.context.loaders.jobs.load(self.row.job_id))
+        return await job_by_id(info, self.row.job_id)
 
     @strawberry.field
     async def contact(self, info: Info) -> Contact | None:
@@ -78,7 +78,7 @@ async def task_by_id(info: Info, task_id: int | None) -> Task | None:
     if task_id is None:
         return None
     row = await info.context.loaders.tasks.load(task_id)
-    return Task(row=row) if row else None
+    return Task.from_row(row) if row else None
 
 
 async def appointment_contact(info: Info, row: AppointmentRow) -> RecipientRef:
@@ -89,10 +89,20 @@ async def appointment_contact(info: Info, row: AppointmentRow) -> RecipientRef:
 @strawberry.type
 class Appointment:
     row: strawberry.Private[AppointmentRow]
+    id: strawberry.ID
+    start: datetime
+    end: datetime
+    sms_reminder: bool
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
+    @classmethod
+    def from_row(cls, row: AppointmentRow) -> Appointment:
+        return cls(
+            row=row,
+            id=strawberry.ID(str(row.id)),
+            start=row.start,
+            end=row.end,
+            sms_reminder=row.sms_reminder,
+        )
 
     @strawberry.field
     async def user(self, info: Info) -> User:
@@ -100,49 +110,49 @@ class Appointment:
 
     @strawberry.field
     async def job(self, info: Info) -> Job:
-        return Job(row=await info.context.loaders.jobs.load(self.row.job_id))
+        return await job_by_id(info, self.row.job_id)
 
     @strawberry.field
     async def task(self, info: Info) -> Task | None:
         return await task_by_id(info, self.row.task_id)
 
-    @strawberry.field
-    def start(self) -> datetime:
-        return self.row.start
-
-    @strawberry.field
-    def end(self) -> datetime:
-        return self.row.end
-
-    @strawberry.field(description="The appointment's contact; the default recipient of every SMS "
-                      "about it.")
+    @strawberry.field(
+        description="The appointment's contact; the default recipient of every SMS about it."
+    )
     async def contact(self, info: Info) -> Recipient:
-        return Recipient(rule=await recipient_for(info, await appointment_contact(info, self.row)))
+        rule = await recipient_for(info, await appointment_contact(info, self.row))
+        return Recipient.from_rule(rule)
 
-    @strawberry.field
-    def sms_reminder(self) -> bool:
-        return self.row.sms_reminder
-
-    @strawberry.field(description="How many SMS messages were sent for this appointment (manual "
-                      "and reminders).")
+    @strawberry.field(
+        description="How many SMS messages were sent for this appointment (manual and reminders)."
+    )
     async def sms_count(self, info: Info) -> int:
         return await info.context.loaders.sms_counts.load(self.row.id)
 
     @strawberry.field(description="Message history, newest first.")
     async def sms_messages(self, info: Info) -> list[SmsMessage]:
         rows = await info.context.loaders.appointment_messages.load(self.row.id)
-        return [SmsMessage(row=r) for r in rows]
+        return [SmsMessage.from_row(r) for r in rows]
 
     @strawberry.field
     async def activities(self, info: Info) -> list[Activity]:
         rows = await info.context.loaders.appointment_messages.load(self.row.id)
-        return [Activity(row=r) for r in rows]
+        return [Activity.from_row(r) for r in rows]
+
+
+async def appointment_by_id(info: Info, appointment_id: int | None) -> Appointment | None:
+    if appointment_id is None:
+        return None
+    row = await info.context.loaders.appointments.load(appointment_id)
+    return Appointment.from_row(row) if row else None
 
 
 async def time_entry_recipient(info: Info, row: TimeEntryRow) -> RecipientRef:
     loaders = info.context.loaders
     job = await loaders.jobs.load(row.job_id)
-    appointment = await loaders.appointments.load(row.appointment_id) if row.appointment_id else None
+    appointment = (
+        await loaders.appointments.load(row.appointment_id) if row.appointment_id else None
+    )
     task = await loaders.tasks.load(row.task_id) if row.task_id else None
     return default_time_entry_recipient(
         job.client_id,
@@ -155,10 +165,13 @@ async def time_entry_recipient(info: Info, row: TimeEntryRow) -> RecipientRef:
 @strawberry.type
 class TimeEntry:
     row: strawberry.Private[TimeEntryRow]
+    id: strawberry.ID
+    start: datetime
+    end: datetime
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
+    @classmethod
+    def from_row(cls, row: TimeEntryRow) -> TimeEntry:
+        return cls(row=row, id=strawberry.ID(str(row.id)), start=row.start, end=row.end)
 
     @strawberry.field
     async def user(self, info: Info) -> User:
@@ -166,7 +179,7 @@ class TimeEntry:
 
     @strawberry.field
     async def job(self, info: Info) -> Job:
-        return Job(row=await info.context.loaders.jobs.load(self.row.job_id))
+        return await job_by_id(info, self.row.job_id)
 
     @strawberry.field
     async def task(self, info: Info) -> Task | None:
@@ -174,20 +187,13 @@ class TimeEntry:
 
     @strawberry.field
     async def appointment(self, info: Info) -> Appointment | None:
-        if self.row.appointment_id is None:
-            return None
-        row = await info.context.loaders.appointments.load(self.row.appointment_id)
-        return Appointment(row=row) if row else None
+        return await appointment_by_id(info, self.row.appointment_id)
 
-    @strawberry.field
-    def start(self) -> datetime:
-        return self.row.start
-
-    @strawberry.field
-    def end(self) -> datetime:
-        return self.row.end
-
-    @strawberry.field(description="Appointment contact when the entry came from one, else the task "
-                      "or job contact, else the client.")
+    @strawberry.field(
+        description="Appointment contact when the entry came from one, else the task "
+        "or job contact, else the client."
+    )
     async def default_recipient(self, info: Info) -> Recipient:
-        return Recipient(rule=await recipient_for(info, await time_entry_recipient(info, self.row)))
+        return Recipient.from_rule(
+            await recipient_for(info, await time_entry_recipient(info, self.row))
+        )

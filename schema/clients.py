@@ -21,16 +21,24 @@ class PhoneNumberCheck:
     input: str
     valid: bool
     e164: str | None = strawberry.field(
-        description="E.164 when the input is, or can be formatted into, a NZ or AU mobile.")
+        description="E.164 when the input is, or can be formatted into, a NZ or AU mobile."
+    )
     formatted: str | None = strawberry.field(
-        description="National display format, e.g. 021 123 4567.")
+        description="National display format, e.g. 021 123 4567."
+    )
     country: str | None = strawberry.field(description="NZ or AU when recognised.")
     message: str | None = strawberry.field(description="Why it is not valid, when it is not.")
 
     @classmethod
     def from_check(cls, check: PhoneCheck) -> PhoneNumberCheck:
-        return cls(input=check.input, valid=check.valid, e164=check.e164,
-                   formatted=check.formatted, country=check.country, message=check.message)
+        return cls(
+            input=check.input,
+            valid=check.valid,
+            e164=check.e164,
+            formatted=check.formatted,
+            country=check.country,
+            message=check.message,
+        )
 
 
 async def is_opted_out(info: Info, number: str | None) -> bool:
@@ -40,34 +48,32 @@ async def is_opted_out(info: Info, number: str | None) -> bool:
 @strawberry.type
 class Client:
     row: strawberry.Private[ClientRow]
+    id: strawberry.ID
+    name: str
+    active: bool
+    mobile_country_code: str | None = strawberry.field(
+        description="+64 or +61, or null when no mobile is set."
+    )
+    mobile_number: str | None
+    sms_number: str | None = strawberry.field(
+        description="E.164 of the client's mobile when it is a valid SMS number."
+    )
+    sms_reminders: bool = strawberry.field(
+        description="Receives SMS appointment reminders; false on new clients."
+    )
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def active(self) -> bool:
-        return self.row.active
-
-    @strawberry.field(description="+64 or +61, or null when no mobile is set.")
-    def mobile_country_code(self) -> str | None:
-        return self.row.mobile_country_code
-
-    @strawberry.field
-    def mobile_number(self) -> str | None:
-        return self.row.mobile_number
-
-    @strawberry.field(description="E.164 of the client's mobile when it is a valid SMS number.")
-    def sms_number(self) -> str | None:
-        return self.row.sms_number
-
-    @strawberry.field(description="Receives SMS appointment reminders; false on new clients.")
-    def sms_reminders(self) -> bool:
-        return self.row.sms_reminders
+    @classmethod
+    def from_row(cls, row: ClientRow) -> Client:
+        return cls(
+            row=row,
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            active=row.active,
+            mobile_country_code=row.mobile_country_code,
+            mobile_number=row.mobile_number,
+            sms_number=row.sms_number,
+            sms_reminders=row.sms_reminders,
+        )
 
     @strawberry.field(description="The client's mobile has opted out (replied STOP).")
     async def opted_out(self, info: Info) -> bool:
@@ -76,44 +82,42 @@ class Client:
     @strawberry.field
     async def contacts(self, info: Info, active_only: bool | None = True) -> list[Contact]:
         rows = await info.context.loaders.contacts_of_client.load(self.row.id)
-        return [Contact(row=r) for r in rows if r.active or active_only is False]
+        return [Contact.from_row(r) for r in rows if r.active or active_only is False]
+
+
+async def client_by_id(info: Info, client_id: int) -> Client:
+    return Client.from_row(await info.context.loaders.clients.load(client_id))
 
 
 @strawberry.type
 class Contact:
     row: strawberry.Private[ContactRow]
+    id: strawberry.ID
+    name: str
+    active: bool
+    phone: str | None
+    mobile: str | None
+    sms_number: str | None
+    copy_mobile_to_sms: bool = strawberry.field(
+        description="Keep the SMS number in step with the mobile number."
+    )
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
+    @classmethod
+    def from_row(cls, row: ContactRow) -> Contact:
+        return cls(
+            row=row,
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            active=row.active,
+            phone=row.phone,
+            mobile=row.mobile,
+            sms_number=row.sms_number,
+            copy_mobile_to_sms=row.copy_mobile_to_sms,
+        )
 
     @strawberry.field
     async def client(self, info: Info) -> Client:
-        return Client(row=await info.context.loaders.clients.load(self.row.client_id))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def active(self) -> bool:
-        return self.row.active
-
-    @strawberry.field
-    def phone(self) -> str | None:
-        return self.row.phone
-
-    @strawberry.field
-    def mobile(self) -> str | None:
-        return self.row.mobile
-
-    @strawberry.field
-    def sms_number(self) -> str | None:
-        return self.row.sms_number
-
-    @strawberry.field(description="Keep the SMS number in step with the mobile number.")
-    def copy_mobile_to_sms(self) -> bool:
-        return self.row.copy_mobile_to_sms
+        return await client_by_id(info, self.row.client_id)
 
     @strawberry.field
     async def opted_out(self, info: Info) -> bool:
@@ -122,36 +126,28 @@ class Contact:
 
 @strawberry.type(description="Who an SMS goes to: the client itself or one of its contacts.")
 class Recipient:
-    rule: strawberry.Private[RecipientRule]
+    kind: RecipientKind
+    id: strawberry.ID
+    name: str
+    sms_number: str | None
+    opted_out: bool
+    can_receive_sms: bool
+    problem: ErrorCode | None = strawberry.field(
+        description="Why this recipient cannot receive SMS (NO_SMS_NUMBER, INVALID_SMS_NUMBER, "
+        "OPTED_OUT), else null."
+    )
 
-    @strawberry.field
-    def kind(self) -> RecipientKind:
-        return self.rule.kind
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.rule.id))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.rule.name
-
-    @strawberry.field
-    def sms_number(self) -> str | None:
-        return self.rule.sms_number
-
-    @strawberry.field
-    def opted_out(self) -> bool:
-        return self.rule.opted_out
-
-    @strawberry.field
-    def can_receive_sms(self) -> bool:
-        return self.rule.can_receive_sms
-
-    @strawberry.field(description="Why this recipient cannot receive SMS (NO_SMS_NUMBER, "
-                      "INVALID_SMS_NUMBER, OPTED_OUT), else null.")
-    def problem(self) -> ErrorCode | None:
-        return self.rule.problem
+    @classmethod
+    def from_rule(cls, rule: RecipientRule) -> Recipient:
+        return cls(
+            kind=rule.kind,
+            id=strawberry.ID(str(rule.id)),
+            name=rule.name,
+            sms_number=rule.sms_number,
+            opted_out=rule.opted_out,
+            can_receive_sms=rule.can_receive_sms,
+            problem=rule.problem,
+        )
 
 
 async def recipient_for(info: Info, ref: RecipientRef) -> RecipientRule | None:

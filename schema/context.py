@@ -54,8 +54,10 @@ class Context:
     async def require_reminders_enabled(self) -> GlobalSettings:
         company = await self.require_sms_enabled()
         if not company.sms_reminders_enabled:
-            raise DomainError(ErrorCode.REMINDERS_DISABLED,
-                              "SMS appointment reminders are turned off for this company.")
+            raise DomainError(
+                ErrorCode.REMINDERS_DISABLED,
+                "SMS appointment reminders are turned off for this company.",
+            )
         return company
 
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func
+from sqlalchemy import func, true
 from sqlmodel import SQLModel, col, select
 
 from models import (
@@ -124,9 +124,7 @@ def by_id(sessions: Sessions, model: type[SQLModel]) -> LoadFn:
     return load
 
 
-def grouped(
-    sessions: Sessions, model: type[SQLModel], key: Any, order: Sequence[Any]
-) -> LoadFn:
+def grouped(sessions: Sessions, model: type[SQLModel], key: Any, order: Sequence[Any]) -> LoadFn:
     async def load(keys: Sequence[int]) -> list[list[Any]]:
         async with sessions() as session:
             rows = (
@@ -145,7 +143,8 @@ def opt_outs(sessions: Sessions) -> LoadFn:
         async with sessions() as session:
             rows = await session.exec(
                 select(OptOut.number).where(
-                    col(OptOut.number).in_(numbers), OptOut.opted_out == True  # noqa: E712
+                    col(OptOut.number).in_(numbers),
+                    OptOut.opted_out == true(),
                 )
             )
             out = set(rows.all())
@@ -259,8 +258,10 @@ class Loaders:
 
     @property
     def contacts_of_client(self) -> BatchLoader[int, list[Contact]]:
-        return self._get("contacts_of_client", lambda: grouped(
-            self.sessions, Contact, Contact.client_id, (Contact.name, Contact.id)))
+        return self._get(
+            "contacts_of_client",
+            lambda: grouped(self.sessions, Contact, Contact.client_id, (Contact.name, Contact.id)),
+        )
 
     @property
     def opted_out(self) -> BatchLoader[str, bool]:

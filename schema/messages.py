@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Annotated
 
@@ -40,62 +39,55 @@ class ActivityKind(enum.Enum):
 
 @strawberry.type
 class SmsTemplate:
-    row: strawberry.Private[SmsTemplateRow]
+    id: strawberry.ID
+    name: str
+    kind: SmsTemplateKind
+    body: str = strawberry.field(
+        description="Text with tokens such as {client_name}, "
+        "{appointment_date}, {appointment_time}, {job_title}, {user_name}."
+    )
+    active: bool
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def kind(self) -> SmsTemplateKind:
-        return self.row.kind
-
-    @strawberry.field(description="Text with tokens such as {client_name}, {appointment_date}, "
-                      "{appointment_time}, {job_title}, {user_name}.")
-    def body(self) -> str:
-        return self.row.body
-
-    @strawberry.field
-    def active(self) -> bool:
-        return self.row.active
+    @classmethod
+    def from_row(cls, row: SmsTemplateRow) -> SmsTemplate:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            kind=row.kind,
+            body=row.body,
+            active=row.active,
+        )
 
 
 @strawberry.type
 class ReminderEvent:
     row: strawberry.Private[ReminderEventRow]
+    id: strawberry.ID
+    description: str
+    interval_days: int = strawberry.field(
+        description="0 = today (future start times only) .. 28 = four weeks ahead."
+    )
+    run_at: time = strawberry.field(
+        description="Local time of day (Settings.timeZone) at which the event runs, once a day."
+    )
+    enabled: bool
+    last_run_on: date | None
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def description(self) -> str:
-        return self.row.description
-
-    @strawberry.field(description="0 = today (future start times only) .. 28 = four weeks ahead.")
-    def interval_days(self) -> int:
-        return self.row.interval_days
+    @classmethod
+    def from_row(cls, row: ReminderEventRow) -> ReminderEvent:
+        return cls(
+            row=row,
+            id=strawberry.ID(str(row.id)),
+            description=row.description,
+            interval_days=row.interval_days,
+            run_at=row.run_at,
+            enabled=row.enabled,
+            last_run_on=row.last_run_on,
+        )
 
     @strawberry.field
     async def template(self, info: Info) -> SmsTemplate:
-        return SmsTemplate(row=await info.context.loaders.templates.load(self.row.template_id))
-
-    @strawberry.field(description="Local time of day (Settings.timeZone) at which the event runs, "
-                      "once a day.")
-    def run_at(self) -> time:
-        return self.row.run_at
-
-    @strawberry.field
-    def enabled(self) -> bool:
-        return self.row.enabled
-
-    @strawberry.field
-    def last_run_on(self) -> date | None:
-        return self.row.last_run_on
+        return SmsTemplate.from_row(await info.context.loaders.templates.load(self.row.template_id))
 
 
 @strawberry.type
@@ -105,7 +97,8 @@ class GeoLocation:
     accuracy_meters: float | None
     captured_at: datetime | None
     distance_from_job_meters: float | None = strawberry.field(
-        description="Great-circle distance to the job's site, when the job has coordinates.")
+        description="Great-circle distance to the job's site, when the job has coordinates."
+    )
 
 
 async def location_of(info: Info, row: SmsMessageRow) -> GeoLocation | None:
@@ -113,10 +106,13 @@ async def location_of(info: Info, row: SmsMessageRow) -> GeoLocation | None:
         return None
     job = await info.context.loaders.jobs.load(row.job_id) if row.job_id else None
     return GeoLocation(
-        latitude=row.latitude, longitude=row.longitude, accuracy_meters=row.accuracy_meters,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        accuracy_meters=row.accuracy_meters,
         captured_at=row.location_captured_at,
         distance_from_job_meters=distance_meters(
-            row.latitude, row.longitude, job and job.latitude, job and job.longitude),
+            row.latitude, row.longitude, job and job.latitude, job and job.longitude
+        ),
     )
 
 
@@ -133,52 +129,53 @@ def error_code(row: SmsMessageRow) -> ErrorCodeEnum | None:
 @strawberry.type
 class SmsMessage:
     row: strawberry.Private[SmsMessageRow]
+    id: strawberry.ID
+    to_number: str
+    body: str
+    status: SmsStatus
+    error_code: ErrorCode | None
+    error_message: str | None
+    source: SmsSource
+    segments: int
+    encoding: str
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def to_number(self) -> str:
-        return self.row.to_number
-
-    @strawberry.field
-    def body(self) -> str:
-        return self.row.body
-
-    @strawberry.field
-    def status(self) -> SmsStatus:
-        return self.row.status
-
-    @strawberry.field
-    def error_code(self) -> ErrorCode | None:
-        return error_code(self.row)
-
-    @strawberry.field
-    def error_message(self) -> str | None:
-        return self.row.error_message
-
-    @strawberry.field
-    def source(self) -> SmsSource:
-        return self.row.source
+    @classmethod
+    def from_row(cls, row: SmsMessageRow) -> SmsMessage:
+        return cls(
+            row=row,
+            id=strawberry.ID(str(row.id)),
+            to_number=row.to_number,
+            body=row.body,
+            status=row.status,
+            error_code=error_code(row),
+            error_message=row.error_message,
+            source=row.source,
+            segments=row.segments,
+            encoding=row.encoding,
+            created_at=row.created_at,
+            sent_at=row.sent_at,
+            delivered_at=row.delivered_at,
+        )
 
     @strawberry.field
     async def recipient(self, info: Info) -> Recipient | None:
         if self.row.recipient_kind is None or self.row.recipient_id is None:
             return None
-        rule = await recipient_for(info, RecipientRef(self.row.recipient_kind, self.row.recipient_id))
-        return Recipient(rule=rule) if rule else None
+        rule = await recipient_for(
+            info, RecipientRef(self.row.recipient_kind, self.row.recipient_id)
+        )
+        return Recipient.from_rule(rule) if rule else None
 
     @strawberry.field
     async def appointment(
         self, info: Info
     ) -> Annotated[Appointment, strawberry.lazy("schema.appointments")] | None:
-        from schema.appointments import Appointment
+        from schema.appointments import appointment_by_id
 
-        if self.row.appointment_id is None:
-            return None
-        row = await info.context.loaders.appointments.load(self.row.appointment_id)
-        return Appointment(row=row) if row else None
+        return await appointment_by_id(info, self.row.appointment_id)
 
     @strawberry.field
     async def time_entry(
@@ -189,16 +186,15 @@ class SmsMessage:
         if self.row.time_entry_id is None:
             return None
         row = await info.context.loaders.time_entries.load(self.row.time_entry_id)
-        return TimeEntry(row=row) if row else None
+        return TimeEntry.from_row(row) if row else None
 
     @strawberry.field
-    async def job(self, info: Info) -> Annotated[Job, strawberry.lazy("schema.appointments")] | None:
-        from schema.appointments import Job
+    async def job(
+        self, info: Info
+    ) -> Annotated[Job, strawberry.lazy("schema.appointments")] | None:
+        from schema.appointments import job_by_id
 
-        if self.row.job_id is None:
-            return None
-        row = await info.context.loaders.jobs.load(self.row.job_id)
-        return Job(row=row) if row else None
+        return await job_by_id(info, self.row.job_id) if self.row.job_id else None
 
     @strawberry.field
     async def sent_by(self, info: Info) -> User | None:
@@ -209,64 +205,52 @@ class SmsMessage:
         if self.row.reminder_event_id is None:
             return None
         row = await info.context.loaders.reminder_events.load(self.row.reminder_event_id)
-        return ReminderEvent(row=row) if row else None
+        return ReminderEvent.from_row(row) if row else None
 
     @strawberry.field
     async def location(self, info: Info) -> GeoLocation | None:
         return await location_of(info, self.row)
 
-    @strawberry.field
-    def segments(self) -> int:
-        return self.row.segments
 
-    @strawberry.field
-    def encoding(self) -> str:
-        return self.row.encoding
+def activity_kind(row: SmsMessageRow) -> ActivityKind:
+    if row.status is SmsStatusEnum.FAILED:
+        return ActivityKind.SMS_FAILED
+    if row.source is SmsSourceEnum.REMINDER:
+        return ActivityKind.REMINDER_SENT
+    return ActivityKind.SMS_SENT
 
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
 
-    @strawberry.field
-    def sent_at(self) -> datetime | None:
-        return self.row.sent_at
-
-    @strawberry.field
-    def delivered_at(self) -> datetime | None:
-        return self.row.delivered_at
+def activity_summary(row: SmsMessageRow) -> str:
+    what = "Reminder SMS" if row.source is SmsSourceEnum.REMINDER else "SMS"
+    if row.status is SmsStatusEnum.FAILED:
+        reason = f": {row.error_message}" if row.error_message else ""
+        return f"{what} to {row.to_number} failed{reason}"
+    return f"{what} to {row.to_number}: {row.body}"
 
 
 @strawberry.type
 class Activity:
     row: strawberry.Private[SmsMessageRow]
+    kind: ActivityKind
+    at: datetime
+    summary: str
 
-    @strawberry.field
-    def kind(self) -> ActivityKind:
-        if self.row.status is SmsStatusEnum.FAILED:
-            return ActivityKind.SMS_FAILED
-        if self.row.source is SmsSourceEnum.REMINDER:
-            return ActivityKind.REMINDER_SENT
-        return ActivityKind.SMS_SENT
-
-    @strawberry.field
-    def at(self) -> datetime:
-        return self.row.sent_at or self.row.created_at
+    @classmethod
+    def from_row(cls, row: SmsMessageRow) -> Activity:
+        return cls(
+            row=row,
+            kind=activity_kind(row),
+            at=row.sent_at or row.created_at,
+            summary=activity_summary(row),
+        )
 
     @strawberry.field
     async def user(self, info: Info) -> User | None:
         return await user_by_id(info, self.row.sent_by_id)
 
     @strawberry.field
-    def summary(self) -> str:
-        what = "Reminder SMS" if self.row.source is SmsSourceEnum.REMINDER else "SMS"
-        if self.row.status is SmsStatusEnum.FAILED:
-            reason = f": {self.row.error_message}" if self.row.error_message else ""
-            return f"{what} to {self.row.to_number} failed{reason}"
-        return f"{what} to {self.row.to_number}: {self.row.body}"
-
-    @strawberry.field
     def message(self) -> SmsMessage:
-        return SmsMessage(row=self.row)
+        return SmsMessage.from_row(self.row)
 
     @strawberry.field
     async def location(self, info: Info) -> GeoLocation | None:

@@ -28,8 +28,9 @@ def page_size(first: int | None) -> int:
     if first is None:
         return 50
     if not 0 <= first <= MAX_PAGE:
-        raise DomainError(ErrorCode.INVALID_INPUT, f"first must be between 0 and {MAX_PAGE}.",
-                          field="first")
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, f"first must be between 0 and {MAX_PAGE}.", field="first"
+        )
     return first
 
 
@@ -45,16 +46,27 @@ def decode_cursor(cursor: str, is_datetime: bool) -> tuple[Any, int]:
             raise ValueError
         return (datetime.fromisoformat(value) if is_datetime else value), row_id
     except (ValueError, TypeError, json.JSONDecodeError):
-        raise DomainError(ErrorCode.INVALID_INPUT, "That cursor is not one this API gave out.",
-                          field="after") from None
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "That cursor is not one this API gave out.", field="after"
+        ) from None
 
 
 class Keyset(Generic[T]):
     """Orders by `sort` then `id`, ascending or descending, and resumes after a cursor."""
 
-    def __init__(self, sort: ColumnElement, id_column: ColumnElement, descending: bool = False,
-                 is_datetime: bool = False):
-        self.sort, self.id, self.descending, self.is_datetime = sort, id_column, descending, is_datetime
+    def __init__(
+        self,
+        sort: ColumnElement,
+        id_column: ColumnElement,
+        descending: bool = False,
+        is_datetime: bool = False,
+    ):
+        self.sort, self.id, self.descending, self.is_datetime = (
+            sort,
+            id_column,
+            descending,
+            is_datetime,
+        )
 
     def order(self, stmt: Select) -> Select:
         if self.descending:
@@ -73,13 +85,18 @@ class Keyset(Generic[T]):
         return encode_cursor(value, row_id)
 
 
-async def fetch_page(session, stmt: Select, keyset: Keyset, first: int | None, after: str | None,
-                     sort_key: str) -> tuple[int, Sequence[Any], PageInfo]:
+async def fetch_page(
+    session, stmt: Select, keyset: Keyset, first: int | None, after: str | None, sort_key: str
+) -> tuple[int, Sequence[Any], PageInfo]:
     """Total count of `stmt`, one page of its rows (ORM entities), and where the page ends."""
     size = page_size(first)
-    total = (await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())))
+    total = await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))
     total_count = total.scalar_one()
-    rows = (await session.execute(keyset.order(keyset.after(stmt, after)).limit(size + 1))).scalars().all()
+    rows = (
+        (await session.execute(keyset.order(keyset.after(stmt, after)).limit(size + 1)))
+        .scalars()
+        .all()
+    )
     has_next = len(rows) > size
     rows = rows[:size]
     end = keyset.cursor(getattr(rows[-1], sort_key), rows[-1].id) if rows else None

@@ -28,8 +28,12 @@ class Settings:
 
     @classmethod
     def from_row(cls, row: GlobalSettings) -> Settings:
-        return cls(sms_enabled=row.sms_enabled, sms_reminders_enabled=row.sms_reminders_enabled,
-                   time_zone=row.time_zone, company_name=row.company_name)
+        return cls(
+            sms_enabled=row.sms_enabled,
+            sms_reminders_enabled=row.sms_reminders_enabled,
+            time_zone=row.time_zone,
+            company_name=row.company_name,
+        )
 
 
 @strawberry.type
@@ -41,64 +45,49 @@ class FormLayout:
 
 @strawberry.type
 class Profile:
-    row: strawberry.Private[ProfileRow]
+    id: strawberry.ID
+    name: str
+    edit_contact: bool
+    send_sms_to_client: bool
+    show_sms_errors: bool
+    global_administrator: bool
+    layout: FormLayout
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def edit_contact(self) -> bool:
-        return self.row.edit_contact
-
-    @strawberry.field
-    def send_sms_to_client(self) -> bool:
-        return self.row.send_sms_to_client
-
-    @strawberry.field
-    def show_sms_errors(self) -> bool:
-        return self.row.show_sms_errors
-
-    @strawberry.field
-    def global_administrator(self) -> bool:
-        return self.row.global_administrator
-
-    @strawberry.field
-    def layout(self) -> FormLayout:
-        return FormLayout(
-            appointment_contact=self.row.layout_appointment_contact,
-            appointment_sms_reminder=self.row.layout_appointment_sms_reminder,
-            client_sms_reminders=self.row.layout_client_sms_reminders,
+    @classmethod
+    def from_row(cls, row: ProfileRow) -> Profile:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            edit_contact=row.edit_contact,
+            send_sms_to_client=row.send_sms_to_client,
+            show_sms_errors=row.show_sms_errors,
+            global_administrator=row.global_administrator,
+            layout=FormLayout(
+                appointment_contact=row.layout_appointment_contact,
+                appointment_sms_reminder=row.layout_appointment_sms_reminder,
+                client_sms_reminders=row.layout_client_sms_reminders,
+            ),
         )
 
 
 @strawberry.type
 class User:
     row: strawberry.Private[UserRow]
+    id: strawberry.ID
+    name: str
+    email: str
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def email(self) -> str:
-        return self.row.email
+    @classmethod
+    def from_row(cls, row: UserRow) -> User:
+        return cls(row=row, id=strawberry.ID(str(row.id)), name=row.name, email=row.email)
 
     @strawberry.field
     async def profile(self, info: Info) -> Profile:
-        return Profile(row=await info.context.loaders.profiles.load(self.row.profile_id))
+        return Profile.from_row(await info.context.loaders.profiles.load(self.row.profile_id))
 
 
 async def user_by_id(info: Info, user_id: int | None) -> User | None:
     if user_id is None:
         return None
     row = await info.context.loaders.users.load(user_id)
-    return User(row=row) if row else None
+    return User.from_row(row) if row else None

@@ -26,14 +26,18 @@ async def message_event(
         row = await session.get(SmsMessageRow, message_id)
         if row is None:
             return None
-        linked = (await session.exec(
-            select(SmsMessageAppointment.appointment_id).where(
-                SmsMessageAppointment.message_id == message_id))).all()
+        linked = (
+            await session.exec(
+                select(SmsMessageAppointment.appointment_id).where(
+                    SmsMessageAppointment.message_id == message_id
+                )
+            )
+        ).all()
     appointments = set(linked) | ({row.appointment_id} if row.appointment_id else set())
     # The row may have moved on before this event was read; each push shows its own change.
     # Set after the session closed, so nothing is flushed.
     row.status = status
-    return SmsMessage(row=row), appointments
+    return SmsMessage.from_row(row), appointments
 
 
 @coded_errors
@@ -45,9 +49,10 @@ async def failures_allowed(info: Info) -> None:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(permission_classes=[IsAuthenticated],
-                             description="Each SMS that fails to send, as it fails; users with "
-                             "Show SMS Errors only.")
+    @strawberry.subscription(
+        permission_classes=[IsAuthenticated],
+        description="Each SMS that fails to send, as it fails; users with Show SMS Errors only.",
+    )
     async def sms_failures(self, info: Info) -> AsyncGenerator[SmsMessage, None]:
         await failures_allowed(info)
         async for message_id, status in info.context.feed.listen():
@@ -57,9 +62,10 @@ class Subscription:
             if event is not None:
                 yield event[0]
 
-    @strawberry.subscription(permission_classes=[IsAuthenticated],
-                             description="Status changes of messages, optionally of one "
-                             "appointment.")
+    @strawberry.subscription(
+        permission_classes=[IsAuthenticated],
+        description="Status changes of messages, optionally of one appointment.",
+    )
     async def sms_status_changed(
         self, info: Info, appointment_id: strawberry.ID | None = None
     ) -> AsyncGenerator[SmsMessage, None]:
@@ -73,8 +79,9 @@ class Subscription:
             message, appointments = event
             if wanted is not None and wanted not in appointments:
                 continue
-            if wanted is None and not (profile.global_administrator
-                                       or message.row.sent_by_id == user.id):
+            if wanted is None and not (
+                profile.global_administrator or message.row.sent_by_id == user.id
+            ):
                 continue
             yield message
 

@@ -51,8 +51,9 @@ def valid_time_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise DomainError(ErrorCode.INVALID_INPUT, f"{name!r} is not a known IANA time zone.",
-                          field="timeZone") from None
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, f"{name!r} is not a known IANA time zone.", field="timeZone"
+        ) from None
     return name
 
 
@@ -64,13 +65,21 @@ class AccountMutation:
         async with info.context.sessions.begin() as session:
             signed_in = await sign_in(session, input.email, input.password, ttl)
         if signed_in is None:
-            return LoginPayload(errors=[UserError(code=ErrorCode.UNAUTHENTICATED, field="password",
-                                                  message="Wrong e-mail or password.")])
+            return LoginPayload(
+                errors=[
+                    UserError(
+                        code=ErrorCode.UNAUTHENTICATED,
+                        field="password",
+                        message="Wrong e-mail or password.",
+                    )
+                ]
+            )
         token, user = signed_in
-        return LoginPayload(token=token, user=User(row=user))
+        return LoginPayload(token=token, user=User.from_row(user))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated],
-                         description="Global Administrator only.")
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated], description="Global Administrator only."
+    )
     @user_errors(SettingsPayload)
     async def update_settings(self, info: Info, input: SettingsInput) -> SettingsPayload:
         _, profile = info.context.require_user()

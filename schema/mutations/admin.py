@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import time
 
 import strawberry
+from sqlalchemy import true
 from sqlmodel import select
 
 from models import ReminderEvent as ReminderEventRow
@@ -54,8 +55,9 @@ class ReminderEventPayload:
 
 def template_body(body: str) -> str:
     if len(body) > MAX_TEMPLATE_LENGTH:
-        raise DomainError(ErrorCode.MESSAGE_TOO_LONG, "A template is at most 2000 characters.",
-                          field="body")
+        raise DomainError(
+            ErrorCode.MESSAGE_TOO_LONG, "A template is at most 2000 characters.", field="body"
+        )
     validate_template(body)
     return body
 
@@ -70,16 +72,25 @@ async def administrator(info: Info, reminders: bool = False) -> None:
 
 
 async def events_using(session, template_id: int) -> list[ReminderEventRow]:
-    return list((await session.exec(
-        select(ReminderEventRow).where(ReminderEventRow.template_id == template_id,
-                                       ReminderEventRow.enabled == True))).all())  # noqa: E712
+    return list(
+        (
+            await session.exec(
+                select(ReminderEventRow).where(
+                    ReminderEventRow.template_id == template_id, ReminderEventRow.enabled == true()
+                )
+            )
+        ).all()
+    )
 
 
 def description(text: str | None) -> str:
     text = (text or "").strip()
     if not text or len(text) > 300:
-        raise DomainError(ErrorCode.INVALID_INPUT,
-                          "A description of 1 to 300 characters is needed.", field="description")
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "A description of 1 to 300 characters is needed.",
+            field="description",
+        )
     return text
 
 
@@ -91,17 +102,21 @@ class AdminMutation:
         await administrator(info)
         if input.kind is None:
             raise DomainError(ErrorCode.INVALID_INPUT, "Choose the template's kind.", field="kind")
-        row = SmsTemplateRow(name=required_name(input.name), kind=input.kind,
-                             body=template_body(input.body or ""),
-                             active=input.active if input.active is not None else True)
+        row = SmsTemplateRow(
+            name=required_name(input.name),
+            kind=input.kind,
+            body=template_body(input.body or ""),
+            active=input.active if input.active is not None else True,
+        )
         async with info.context.sessions.begin() as session:
             session.add(row)
-        return SmsTemplatePayload(template=SmsTemplate(row=row))
+        return SmsTemplatePayload(template=SmsTemplate.from_row(row))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @user_errors(SmsTemplatePayload)
-    async def update_sms_template(self, info: Info, id: strawberry.ID,
-                                  input: SmsTemplateInput) -> SmsTemplatePayload:
+    async def update_sms_template(
+        self, info: Info, id: strawberry.ID, input: SmsTemplateInput
+    ) -> SmsTemplatePayload:
         await administrator(info)
         async with info.context.sessions.begin() as session:
             row = await existing(session, SmsTemplateRow, id, "template")
@@ -115,36 +130,49 @@ class AdminMutation:
                 row.active = input.active
             in_use = await events_using(session, row.id)
             if in_use and (not row.active or row.kind is not SmsTemplateKindEnum.REMINDER_EVENT):
-                raise DomainError(ErrorCode.INVALID_TEMPLATE,
-                                  f"The reminder event {in_use[0].description!r} uses this "
-                                  "template; choose another template for it first.", field="active")
-        return SmsTemplatePayload(template=SmsTemplate(row=row))
+                raise DomainError(
+                    ErrorCode.INVALID_TEMPLATE,
+                    f"The reminder event {in_use[0].description!r} uses this "
+                    "template; choose another template for it first.",
+                    field="active",
+                )
+        return SmsTemplatePayload(template=SmsTemplate.from_row(row))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @user_errors(ReminderEventPayload)
-    async def create_reminder_event(self, info: Info,
-                                    input: ReminderEventInput) -> ReminderEventPayload:
+    async def create_reminder_event(
+        self, info: Info, input: ReminderEventInput
+    ) -> ReminderEventPayload:
         await administrator(info, reminders=True)
         if input.interval_days is None or input.run_at is None or input.template_id is None:
-            raise DomainError(ErrorCode.INVALID_INPUT,
-                              "A reminder event needs an interval, a template and a time to run.",
-                              field="intervalDays" if input.interval_days is None else
-                              "runAt" if input.run_at is None else "templateId")
+            raise DomainError(
+                ErrorCode.INVALID_INPUT,
+                "A reminder event needs an interval, a template and a time to run.",
+                field="intervalDays"
+                if input.interval_days is None
+                else "runAt"
+                if input.run_at is None
+                else "templateId",
+            )
         async with info.context.sessions.begin() as session:
             template = check_event_template(
-                await session.get(SmsTemplateRow, row_id(input.template_id, "templateId")))
+                await session.get(SmsTemplateRow, row_id(input.template_id, "templateId"))
+            )
             row = ReminderEventRow(
                 description=description(input.description),
-                interval_days=check_interval(input.interval_days), template_id=template.id,
+                interval_days=check_interval(input.interval_days),
+                template_id=template.id,
                 run_at=check_run_at(input.run_at),
-                enabled=input.enabled if input.enabled is not None else True)
+                enabled=input.enabled if input.enabled is not None else True,
+            )
             session.add(row)
-        return ReminderEventPayload(event=ReminderEvent(row=row))
+        return ReminderEventPayload(event=ReminderEvent.from_row(row))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @user_errors(ReminderEventPayload)
-    async def update_reminder_event(self, info: Info, id: strawberry.ID,
-                                    input: ReminderEventInput) -> ReminderEventPayload:
+    async def update_reminder_event(
+        self, info: Info, id: strawberry.ID, input: ReminderEventInput
+    ) -> ReminderEventPayload:
         await administrator(info, reminders=True)
         async with info.context.sessions.begin() as session:
             row = await existing(session, ReminderEventRow, id, "reminder event")
@@ -154,7 +182,8 @@ class AdminMutation:
                 row.interval_days = check_interval(input.interval_days)
             if input.template_id is not None:
                 row.template_id = check_event_template(
-                    await session.get(SmsTemplateRow, row_id(input.template_id, "templateId"))).id
+                    await session.get(SmsTemplateRow, row_id(input.template_id, "templateId"))
+                ).id
             if input.run_at is not None:
                 row.run_at = check_run_at(input.run_at)
             if input.enabled is not None:
@@ -162,4 +191,4 @@ class AdminMutation:
             if row.enabled and input.template_id is None:
                 # Re-enabling an event whose template was deactivated while it was off.
                 check_event_template(await session.get(SmsTemplateRow, row.template_id))
-        return ReminderEventPayload(event=ReminderEvent(row=row))
+        return ReminderEventPayload(event=ReminderEvent.from_row(row))

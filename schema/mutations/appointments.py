@@ -34,11 +34,14 @@ class AppointmentInput:
     start: datetime | None = None
     end: datetime | None = None
     contact: RecipientInput | None = strawberry.field(
-        default=None, description="Omit on create for the default: task contact, else job "
-        "contact, else the client.")
+        default=None,
+        description="Omit on create for the default: task contact, else job "
+        "contact, else the client.",
+    )
     sms_reminder: bool | None = strawberry.field(
-        default=None, description="Omit on create to inherit the client's SMS Appointment "
-        "Reminders setting.")
+        default=None,
+        description="Omit on create to inherit the client's SMS Appointment Reminders setting.",
+    )
 
 
 @strawberry.type
@@ -46,8 +49,10 @@ class AppointmentPayload:
     appointment: Appointment | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
     warnings: list[UserError] = strawberry.field(
-        default_factory=list, description="Problems that did not stop the save (e.g. reminder "
-        "validation when the field is read-only for this user).")
+        default_factory=list,
+        description="Problems that did not stop the save (e.g. reminder "
+        "validation when the field is read-only for this user).",
+    )
 
 
 async def fetch(session, model, id: strawberry.ID, field: str):
@@ -64,7 +69,9 @@ def check_times(start: datetime, end: datetime) -> None:
         raise DomainError(ErrorCode.INVALID_INPUT, "The end must be after the start.", field="end")
 
 
-async def save(info: Info, row: AppointmentRow | None, input: AppointmentInput) -> AppointmentPayload:
+async def save(
+    info: Info, row: AppointmentRow | None, input: AppointmentInput
+) -> AppointmentPayload:
     """Create (row None) or update an appointment; nothing is written when a rule refuses."""
     user, profile = info.context.require_user()
     company = await info.context.company()
@@ -72,25 +79,35 @@ async def save(info: Info, row: AppointmentRow | None, input: AppointmentInput) 
     async with info.context.sessions.begin() as session:
         if creating:
             if input.job_id is None or input.start is None or input.end is None:
-                raise DomainError(ErrorCode.INVALID_INPUT,
-                                  "An appointment needs a job, a start and an end.", field="jobId")
+                raise DomainError(
+                    ErrorCode.INVALID_INPUT,
+                    "An appointment needs a job, a start and an end.",
+                    field="jobId",
+                )
             row = AppointmentRow(user_id=user.id, job_id=0, start=input.start, end=input.end)
         elif row.user_id != user.id and not profile.global_administrator:
-            raise DomainError(ErrorCode.PERMISSION_DENIED,
-                              "Only a Global Administrator can change other users' appointments.")
+            raise DomainError(
+                ErrorCode.PERMISSION_DENIED,
+                "Only a Global Administrator can change other users' appointments.",
+            )
         else:
             row = await session.get(AppointmentRow, row.id)
 
         if input.user_id is not None:
             owner = await fetch(session, UserRow, input.user_id, "userId")
             if owner.id != user.id and not profile.global_administrator:
-                raise DomainError(ErrorCode.PERMISSION_DENIED,
-                                  "Only a Global Administrator can book other users.",
-                                  field="userId")
+                raise DomainError(
+                    ErrorCode.PERMISSION_DENIED,
+                    "Only a Global Administrator can book other users.",
+                    field="userId",
+                )
             row.user_id = owner.id
         job_changed = input.job_id is not None and row_id(input.job_id, "jobId") != row.job_id
-        job = await fetch(session, JobRow, input.job_id, "jobId") if input.job_id is not None \
+        job = (
+            await fetch(session, JobRow, input.job_id, "jobId")
+            if input.job_id is not None
             else await session.get(JobRow, row.job_id)
+        )
         row.job_id = job.id
         if input.task_id is not None:
             row.task_id = (await fetch(session, TaskRow, input.task_id, "taskId")).id
@@ -98,8 +115,9 @@ async def save(info: Info, row: AppointmentRow | None, input: AppointmentInput) 
             row.task_id = None
         task = await session.get(TaskRow, row.task_id) if row.task_id else None
         if task is not None and task.job_id != job.id:
-            raise DomainError(ErrorCode.INVALID_INPUT, "That task belongs to another job.",
-                              field="taskId")
+            raise DomainError(
+                ErrorCode.INVALID_INPUT, "That task belongs to another job.", field="taskId"
+            )
         row.start = input.start or row.start
         row.end = input.end or row.end
         check_times(row.start, row.end)
@@ -109,8 +127,9 @@ async def save(info: Info, row: AppointmentRow | None, input: AppointmentInput) 
         if input.contact is not None:
             contact_id = await chosen_contact(session, client, input.contact.ref())
             if contact_id != default:
-                require_unlocked(profile.layout_appointment_contact, "Appointment > Contact",
-                                 "contact")
+                require_unlocked(
+                    profile.layout_appointment_contact, "Appointment > Contact", "contact"
+                )
             row.contact_id = contact_id
         else:
             row.contact_id = default
@@ -118,8 +137,11 @@ async def save(info: Info, row: AppointmentRow | None, input: AppointmentInput) 
         reminder_default = client.sms_reminders if creating else row.sms_reminder
         if input.sms_reminder is not None and input.sms_reminder != reminder_default:
             await info.context.require_reminders_enabled()
-            require_unlocked(profile.layout_appointment_sms_reminder,
-                             "Appointment > SMS Reminders", "smsReminder")
+            require_unlocked(
+                profile.layout_appointment_sms_reminder,
+                "Appointment > SMS Reminders",
+                "smsReminder",
+            )
             row.sms_reminder = input.sms_reminder
         else:
             row.sms_reminder = reminder_default
@@ -132,7 +154,7 @@ async def save(info: Info, row: AppointmentRow | None, input: AppointmentInput) 
             if warning:
                 warnings.append(UserError.from_domain(warning))
         session.add(row)
-    return AppointmentPayload(appointment=Appointment(row=row), warnings=warnings)
+    return AppointmentPayload(appointment=Appointment.from_row(row), warnings=warnings)
 
 
 @strawberry.type
@@ -144,8 +166,9 @@ class AppointmentsMutation:
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @user_errors(AppointmentPayload)
-    async def update_appointment(self, info: Info, id: strawberry.ID,
-                                 input: AppointmentInput) -> AppointmentPayload:
+    async def update_appointment(
+        self, info: Info, id: strawberry.ID, input: AppointmentInput
+    ) -> AppointmentPayload:
         async with info.context.sessions() as session:
             row = await fetch(session, AppointmentRow, id, "id")
         return await save(info, row, input)

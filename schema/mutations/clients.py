@@ -64,7 +64,8 @@ class ContactPayload:
 @strawberry.type
 class BulkPayload:
     affected_count: int = strawberry.field(
-        default=0, description="How many records were (or, with dryRun, would be) changed.")
+        default=0, description="How many records were (or, with dryRun, would be) changed."
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -73,7 +74,9 @@ def required_name(name: str | None) -> str:
     if not name:
         raise DomainError(ErrorCode.INVALID_INPUT, "A name is required.", field="name")
     if len(name) > 200:
-        raise DomainError(ErrorCode.INVALID_INPUT, "A name is at most 200 characters.", field="name")
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "A name is at most 200 characters.", field="name"
+        )
     return name
 
 
@@ -98,11 +101,15 @@ async def existing(session, model, id: str, what: str):
 
 
 def apply_mobile(client: ClientRow, input: ClientInput) -> None:
-    code = input.mobile_country_code if input.mobile_country_code is not None \
+    code = (
+        input.mobile_country_code
+        if input.mobile_country_code is not None
         else client.mobile_country_code
+    )
     number = input.mobile_number if input.mobile_number is not None else client.mobile_number
-    mobile = check_client_mobile(clean_number(code, "mobileCountryCode"),
-                                 clean_number(number, "mobileNumber"))
+    mobile = check_client_mobile(
+        clean_number(code, "mobileCountryCode"), clean_number(number, "mobileNumber")
+    )
     client.mobile_country_code = mobile.country_code if mobile else None
     client.mobile_number = mobile.number if mobile else None
     client.sms_number = mobile.e164 if mobile else None
@@ -112,7 +119,9 @@ def apply_mobile(client: ClientRow, input: ClientInput) -> None:
 class ClientsMutation:
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @user_errors(ClientPayload)
-    async def update_client(self, info: Info, id: strawberry.ID, input: ClientInput) -> ClientPayload:
+    async def update_client(
+        self, info: Info, id: strawberry.ID, input: ClientInput
+    ) -> ClientPayload:
         info.context.require_user()
         async with info.context.sessions.begin() as session:
             client = await existing(session, ClientRow, id, "client")
@@ -125,26 +134,34 @@ class ClientsMutation:
             if input.sms_reminders is not None and input.sms_reminders != client.sms_reminders:
                 await sms_reminder_editor(info)
                 client.sms_reminders = input.sms_reminders
-        return ClientPayload(client=Client(row=client))
+        return ClientPayload(client=Client.from_row(client))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated],
-                         description="Bulk-set SMS Appointment Reminders on the given clients, or "
-                         "on all matching the filter.")
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Bulk-set SMS Appointment Reminders on the given clients, or "
+        "on all matching the filter.",
+    )
     @user_errors(BulkPayload)
     async def set_clients_sms_reminders(
-        self, info: Info, enabled: bool, ids: list[strawberry.ID] | None = None,
-        filter: ClientFilter | None = None, dry_run: bool | None = False,
+        self,
+        info: Info,
+        enabled: bool,
+        ids: list[strawberry.ID] | None = None,
+        filter: ClientFilter | None = None,
+        dry_run: bool | None = False,
     ) -> BulkPayload:
         await sms_reminder_editor(info)
         if ids is None and filter is None:
-            raise DomainError(ErrorCode.INVALID_INPUT, "Give the clients' ids or a filter.",
-                              field="ids")
+            raise DomainError(
+                ErrorCode.INVALID_INPUT, "Give the clients' ids or a filter.", field="ids"
+            )
         chosen = clients_matching(filter).where(ClientRow.sms_reminders != enabled)
         if ids is not None:
             chosen = chosen.where(col(ClientRow.id).in_([row_id(i, "ids") for i in ids]))
         async with info.context.sessions.begin() as session:
-            affected = (await session.exec(
-                select(func.count()).select_from(chosen.subquery()))).one()
+            affected = (
+                await session.exec(select(func.count()).select_from(chosen.subquery()))
+            ).one()
             if not dry_run and affected:
                 await session.execute(
                     update(ClientRow)
@@ -159,13 +176,16 @@ class ClientsMutation:
     async def create_contact(self, info: Info, input: ContactInput) -> ContactPayload:
         await contact_editor(info)
         if input.client_id is None:
-            raise DomainError(ErrorCode.INVALID_INPUT, "A contact needs a client.", field="clientId")
+            raise DomainError(
+                ErrorCode.INVALID_INPUT, "A contact needs a client.", field="clientId"
+            )
         async with info.context.sessions.begin() as session:
             client = await session.get(ClientRow, row_id(input.client_id, "clientId"))
             if client is None:
                 raise DomainError(ErrorCode.NOT_FOUND, "No such client.", field="clientId")
             contact = ContactRow(
-                client_id=client.id, name=required_name(input.name),
+                client_id=client.id,
+                name=required_name(input.name),
                 active=input.active if input.active is not None else True,
                 phone=clean_number(input.phone, "phone"),
                 mobile=clean_number(input.mobile, "mobile"),
@@ -174,22 +194,32 @@ class ClientsMutation:
             contact_numbers.set_on_create(contact, sms_given=input.sms_number is not None)
             if input.copy_mobile_to_sms is not None:
                 if input.copy_mobile_to_sms and contact.sms_number != sms_number(contact.mobile):
-                    raise DomainError(ErrorCode.INVALID_INPUT,
-                                      "The SMS number follows the mobile while Copy mobile number "
-                                      "to SMS is on.", field="smsNumber")
+                    raise DomainError(
+                        ErrorCode.INVALID_INPUT,
+                        "The SMS number follows the mobile while Copy mobile number to SMS is on.",
+                        field="smsNumber",
+                    )
                 contact.copy_mobile_to_sms = input.copy_mobile_to_sms
             session.add(contact)
-        return ContactPayload(contact=Contact(row=contact))
+        return ContactPayload(contact=Contact.from_row(contact))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @user_errors(ContactPayload)
-    async def update_contact(self, info: Info, id: strawberry.ID, input: ContactInput) -> ContactPayload:
+    async def update_contact(
+        self, info: Info, id: strawberry.ID, input: ContactInput
+    ) -> ContactPayload:
         await contact_editor(info)
         async with info.context.sessions.begin() as session:
             contact = await existing(session, ContactRow, id, "contact")
-            if input.client_id is not None and row_id(input.client_id, "clientId") != contact.client_id:
-                raise DomainError(ErrorCode.INVALID_INPUT,
-                                  "A contact cannot move to another client.", field="clientId")
+            if (
+                input.client_id is not None
+                and row_id(input.client_id, "clientId") != contact.client_id
+            ):
+                raise DomainError(
+                    ErrorCode.INVALID_INPUT,
+                    "A contact cannot move to another client.",
+                    field="clientId",
+                )
             if input.name is not None:
                 contact.name = required_name(input.name)
             if input.active is not None:
@@ -198,40 +228,48 @@ class ClientsMutation:
                 contact.phone = clean_number(input.phone, "phone")
             sms_given = input.sms_number is not None
             given = contact_numbers.valid_sms_number(input.sms_number) if sms_given else None
-            mobile = clean_number(input.mobile if input.mobile is not None else contact.mobile,
-                                  "mobile")
+            mobile = clean_number(
+                input.mobile if input.mobile is not None else contact.mobile, "mobile"
+            )
             copy = input.copy_mobile_to_sms
             if copy is None:
                 copy = contact_numbers.copy_by_default(contact, mobile, given, sms_given)
             contact_numbers.set_mobile(contact, mobile, copy)
             if sms_given:
                 if copy and given != contact.sms_number:
-                    raise DomainError(ErrorCode.INVALID_INPUT,
-                                      "The SMS number follows the mobile while Copy mobile number "
-                                      "to SMS is on.", field="smsNumber")
+                    raise DomainError(
+                        ErrorCode.INVALID_INPUT,
+                        "The SMS number follows the mobile while Copy mobile number to SMS is on.",
+                        field="smsNumber",
+                    )
                 contact.sms_number = given
-        return ContactPayload(contact=Contact(row=contact))
+        return ContactPayload(contact=Contact.from_row(contact))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated],
-                         description="Inline edit in Contact Bulk Updates; the SMS number follows "
-                         "when it matched the old number or was empty.")
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Inline edit in Contact Bulk Updates; the SMS number follows "
+        "when it matched the old number or was empty.",
+    )
     @user_errors(ContactPayload)
-    async def update_contact_number(self, info: Info, id: strawberry.ID, field: ContactNumberField,
-                                    value: str | None = None) -> ContactPayload:
+    async def update_contact_number(
+        self, info: Info, id: strawberry.ID, field: ContactNumberField, value: str | None = None
+    ) -> ContactPayload:
         await contact_editor(info)
         async with info.context.sessions.begin() as session:
             contact = await existing(session, ContactRow, id, "contact")
             contact_numbers.set_number(contact, NumberField[field.name], value)
-        return ContactPayload(contact=Contact(row=contact))
+        return ContactPayload(contact=Contact.from_row(contact))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @user_errors(ContactPayload)
     async def copy_contact_number_to_sms(
-        self, info: Info, id: strawberry.ID,
+        self,
+        info: Info,
+        id: strawberry.ID,
         from_: Annotated[ContactNumberField, strawberry.argument(name="from")],
     ) -> ContactPayload:
         await contact_editor(info)
         async with info.context.sessions.begin() as session:
             contact = await existing(session, ContactRow, id, "contact")
             contact_numbers.copy_to_sms(contact, NumberField[from_.name])
-        return ContactPayload(contact=Contact(row=contact))
+        return ContactPayload(contact=Contact.from_row(contact))

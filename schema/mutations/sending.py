@@ -12,9 +12,9 @@ from models.channels import enqueue_send
 from models.enums import SmsSource as SmsSourceEnum
 from models.errors import DomainError, ErrorCode
 from models.reminders import hand_over, run_event
-from models.status_feed import announce
 from models.sending import Location, ManualSms, earlier_send, queue_manual_sms
 from models.sms import ReminderEvent
+from models.status_feed import announce
 from schema.context import Info
 from schema.errors import UserError, user_errors
 from schema.ids import optional_row_id, row_id
@@ -37,18 +37,23 @@ class SendSmsInput:
     appointment_id: strawberry.ID | None = None
     time_entry_id: strawberry.ID | None = None
     recipient: RecipientInput | None = strawberry.field(
-        default=None, description="Defaults to the appointment's contact, or the time entry's "
-        "default recipient.")
+        default=None,
+        description="Defaults to the appointment's contact, or the time entry's default recipient.",
+    )
     template_id: strawberry.ID | None = strawberry.field(
-        default=None, description="An APPOINTMENT template, rendered for the appointment; ignored "
-        "when body is given.")
+        default=None,
+        description="An APPOINTMENT template, rendered for the appointment; ignored "
+        "when body is given.",
+    )
     body: str | None = None
     location: GeoLocationInput | None = strawberry.field(
-        default=None, description="Where the App was when sending, if the user granted location "
-        "permission.")
+        default=None,
+        description="Where the App was when sending, if the user granted location permission.",
+    )
     idempotency_key: str | None = strawberry.field(
-        default=None, description="A retry with the same key returns the first message instead of "
-        "sending again.")
+        default=None,
+        description="A retry with the same key returns the first message instead of sending again.",
+    )
     source: SmsSource | None = SmsSource.APP
 
 
@@ -69,8 +74,11 @@ def manual_sms(input: SendSmsInput) -> ManualSms:
         recipient=input.recipient.ref() if input.recipient else None,
         template_id=optional_row_id(input.template_id, "templateId"),
         body=input.body,
-        location=Location(location.latitude, location.longitude, location.accuracy_meters,
-                          location.captured_at) if location else None,
+        location=Location(
+            location.latitude, location.longitude, location.accuracy_meters, location.captured_at
+        )
+        if location
+        else None,
         idempotency_key=input.idempotency_key,
         source=input.source or SmsSourceEnum.APP,
     )
@@ -106,11 +114,12 @@ class SendingMutation:
         if fresh:
             await announce(info.context.queue, message.id, message.status)
             await hand_to_worker(info, message.id)
-        return SendSmsPayload(message=SmsMessage(row=message))
+        return SendSmsPayload(message=SmsMessage.from_row(message))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated],
-                         description="Run a reminder event now (admin); the once-per-day-per-job "
-                         "rule still holds.")
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Run a reminder event now (admin); the once-per-day-per-job rule still holds.",
+    )
     @user_errors(BulkPayload)
     async def run_reminder_event(self, info: Info, id: strawberry.ID) -> BulkPayload:
         _, profile = info.context.require_user()
@@ -121,8 +130,9 @@ class SendingMutation:
             if event is None:
                 raise DomainError(ErrorCode.NOT_FOUND, "No such reminder event.", field="id")
             if not event.enabled:
-                raise DomainError(ErrorCode.INVALID_INPUT, "The reminder event is disabled.",
-                                  field="id")
+                raise DomainError(
+                    ErrorCode.INVALID_INPUT, "The reminder event is disabled.", field="id"
+                )
             result = await run_event(session, event.id)
         await hand_over(info.context.queue, result)
         return BulkPayload(affected_count=len(result.queued))

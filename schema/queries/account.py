@@ -14,7 +14,7 @@ class AccountQuery:
     @strawberry.field(permission_classes=[IsAuthenticated])
     def me(self, info: Info) -> User:
         user, _ = info.context.require_user()
-        return User(row=user)
+        return User.from_row(user)
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def settings(self, info: Info) -> Settings:

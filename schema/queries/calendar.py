@@ -32,11 +32,13 @@ class CalendarQuery:
         if row is None:
             return None
         require_calendar_of(user, profile, row.user_id)
-        return Appointment(row=row)
+        return Appointment.from_row(row)
 
-    @strawberry.field(permission_classes=[IsAuthenticated],
-                      description="Appointments overlapping [start, end), of one user (default: "
-                      "me), ordered by start.")
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Appointments overlapping [start, end), of one user (default: "
+        "me), ordered by start.",
+    )
     @coded_errors
     async def calendar(
         self, info: Info, start: datetime, end: datetime, user_id: strawberry.ID | None = None
@@ -45,21 +47,25 @@ class CalendarQuery:
         owner_id = optional_row_id(user_id, "userId") or user.id
         require_calendar_of(user, profile, owner_id)
         if start.tzinfo is None or end.tzinfo is None:
-            raise DomainError(ErrorCode.INVALID_INPUT, "start and end need a UTC offset.",
-                              field="start")
+            raise DomainError(
+                ErrorCode.INVALID_INPUT, "start and end need a UTC offset.", field="start"
+            )
         if end <= start:
             raise DomainError(ErrorCode.INVALID_INPUT, "end must be after start.", field="end")
         async with info.context.sessions() as session:
             rows = (
                 await session.exec(
                     select(AppointmentRow)
-                    .where(AppointmentRow.user_id == owner_id, col(AppointmentRow.start) < end,
-                           col(AppointmentRow.end) > start)
+                    .where(
+                        AppointmentRow.user_id == owner_id,
+                        col(AppointmentRow.start) < end,
+                        col(AppointmentRow.end) > start,
+                    )
                     .order_by(AppointmentRow.start, AppointmentRow.id)
                 )
             ).all()
         info.context.loaders.prime(AppointmentRow, rows)
-        return [Appointment(row=r) for r in rows]
+        return [Appointment.from_row(r) for r in rows]
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     @coded_errors
@@ -69,4 +75,4 @@ class CalendarQuery:
         if row is None:
             return None
         require_calendar_of(user, profile, row.user_id)
-        return TimeEntry(row=row)
+        return TimeEntry.from_row(row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import or_
+from sqlalchemy import or_, true
 from sqlmodel import col, exists, select
 
 from models import Client as ClientRow
@@ -77,16 +77,28 @@ RULE_CATEGORIES = {
 
 def contacts_matching(filter: ContactFilter | None):
     category = (filter.category if filter else None) or ContactCategoryEnum.ALL
-    stmt = select(ContactRow).where(ContactRow.active == True)  # noqa: E712
+    stmt = select(ContactRow).where(ContactRow.active == true())
     if filter and filter.search and filter.search.strip():
         pattern = like(filter.search)
-        stmt = stmt.where(or_(*(col(c).ilike(pattern, escape="\\") for c in (
-            ContactRow.name, ContactRow.phone, ContactRow.mobile, ContactRow.sms_number))))
+        stmt = stmt.where(
+            or_(
+                *(
+                    col(c).ilike(pattern, escape="\\")
+                    for c in (
+                        ContactRow.name,
+                        ContactRow.phone,
+                        ContactRow.mobile,
+                        ContactRow.sms_number,
+                    )
+                )
+            )
+        )
     if category is ContactCategoryEnum.MISSING_SMS_NUMBER:
         stmt = stmt.where(col(ContactRow.sms_number).is_(None))
     elif category is ContactCategoryEnum.OPTED_OUT:
-        stmt = stmt.where(exists().where(OptOut.number == ContactRow.sms_number,
-                                         OptOut.opted_out == True))  # noqa: E712
+        stmt = stmt.where(
+            exists().where(OptOut.number == ContactRow.sms_number, OptOut.opted_out == true())
+        )
     return stmt, RULE_CATEGORIES.get(category)
 
 
@@ -96,30 +108,42 @@ class ClientsQuery:
     @coded_errors
     async def client(self, info: Info, id: strawberry.ID) -> Client | None:
         row = await info.context.loaders.clients.load(row_id(id, "id"))
-        return Client(row=row) if row else None
+        return Client.from_row(row) if row else None
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     @coded_errors
-    async def clients(self, info: Info, filter: ClientFilter | None = None, first: int | None = 50,
-                      after: str | None = None) -> ClientConnection:
+    async def clients(
+        self,
+        info: Info,
+        filter: ClientFilter | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> ClientConnection:
         async with info.context.sessions() as session:
-            total, rows, page = await fetch_page(session, clients_matching(filter), CLIENT_ORDER,
-                                                 first, after, "name")
+            total, rows, page = await fetch_page(
+                session, clients_matching(filter), CLIENT_ORDER, first, after, "name"
+            )
         info.context.loaders.prime(ClientRow, rows)
-        return ClientConnection(total_count=total, page_info=page, nodes=[Client(row=r) for r in rows])
+        return ClientConnection(
+            total_count=total, page_info=page, nodes=[Client.from_row(r) for r in rows]
+        )
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     @coded_errors
     async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
         row = await info.context.loaders.contacts.load(row_id(id, "id"))
-        return Contact(row=row) if row else None
+        return Contact.from_row(row) if row else None
 
-    @strawberry.field(permission_classes=[IsAuthenticated],
-                      description="The Contact Bulk Updates grid: active contacts, filtered by "
-                      "category.")
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="The Contact Bulk Updates grid: active contacts, filtered by category.",
+    )
     @coded_errors
     async def contacts_for_bulk_update(
-        self, info: Info, filter: ContactFilter | None = None, first: int | None = 50,
+        self,
+        info: Info,
+        filter: ContactFilter | None = None,
+        first: int | None = 50,
         after: str | None = None,
     ) -> ContactConnection:
         _, profile = info.context.require_user()
@@ -128,13 +152,15 @@ class ClientsQuery:
         stmt, rule = contacts_matching(filter)
         async with info.context.sessions() as session:
             if rule is None:
-                total, rows, page = await fetch_page(session, stmt, CONTACT_ORDER, first, after,
-                                                     "name")
+                total, rows, page = await fetch_page(
+                    session, stmt, CONTACT_ORDER, first, after, "name"
+                )
             else:
                 total, rows, page = await rule_page(session, stmt, rule, first, after)
         info.context.loaders.prime(ContactRow, rows)
-        return ContactConnection(total_count=total, page_info=page,
-                                 nodes=[Contact(row=r) for r in rows])
+        return ContactConnection(
+            total_count=total, page_info=page, nodes=[Contact.from_row(r) for r in rows]
+        )
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     def check_phone_number(self, input: str, country_code: str | None = None) -> PhoneNumberCheck:

@@ -14,7 +14,8 @@ from models import SmsMessage as SmsMessageRow
 from models import SmsMessageAppointment
 from models.alerts import RECENT_FAILURES, FailureAlert, failure_alert
 from models.columns import utcnow
-from models.enums import RecipientKind, SmsStatus as SmsStatusEnum
+from models.enums import RecipientKind
+from models.enums import SmsStatus as SmsStatusEnum
 from schema.context import Info
 from schema.ids import row_id
 from schema.messages import SmsMessage, SmsSource, SmsStatus
@@ -30,7 +31,8 @@ class SmsMessageFilter:
     from_: datetime | None = strawberry.field(default=None, name="from")
     to: datetime | None = None
     search: str | None = strawberry.field(
-        default=None, description="Matches number, body, client or contact name.")
+        default=None, description="Matches number, body, client or contact name."
+    )
     client_id: strawberry.ID | None = None
     appointment_id: strawberry.ID | None = None
 
@@ -47,18 +49,22 @@ class SmsFailureAlert:
     failed_last_24_hours: int = strawberry.field(name="failedLast24Hours")
     should_alert: bool = strawberry.field(
         description="True when there are failures in the last 24 hours and this user has not "
-        "acknowledged an alert today.")
+        "acknowledged an alert today."
+    )
     last_acknowledged_at: datetime | None
 
     @classmethod
     def from_alert(cls, alert: FailureAlert) -> SmsFailureAlert:
-        return cls(failed_last_24_hours=alert.failed_last_24_hours,
-                   should_alert=alert.should_alert,
-                   last_acknowledged_at=alert.last_acknowledged_at)
+        return cls(
+            failed_last_24_hours=alert.failed_last_24_hours,
+            should_alert=alert.should_alert,
+            last_acknowledged_at=alert.last_acknowledged_at,
+        )
 
 
-NEWEST_FIRST = Keyset(col(SmsMessageRow.created_at), col(SmsMessageRow.id), descending=True,
-                      is_datetime=True)
+NEWEST_FIRST = Keyset(
+    col(SmsMessageRow.created_at), col(SmsMessageRow.id), descending=True, is_datetime=True
+)
 
 
 def messages_matching(filter: SmsMessageFilter | None):
@@ -77,50 +83,78 @@ def messages_matching(filter: SmsMessageFilter | None):
         stmt = stmt.where(SmsMessageRow.client_id == row_id(filter.client_id, "clientId"))
     if filter.appointment_id is not None:
         appointment_id = row_id(filter.appointment_id, "appointmentId")
-        stmt = stmt.where(or_(
-            SmsMessageRow.appointment_id == appointment_id,
-            exists().where(SmsMessageAppointment.message_id == SmsMessageRow.id,
-                           SmsMessageAppointment.appointment_id == appointment_id)))
+        stmt = stmt.where(
+            or_(
+                SmsMessageRow.appointment_id == appointment_id,
+                exists().where(
+                    SmsMessageAppointment.message_id == SmsMessageRow.id,
+                    SmsMessageAppointment.appointment_id == appointment_id,
+                ),
+            )
+        )
     if filter.search and filter.search.strip():
         pattern = like(filter.search)
-        stmt = stmt.where(or_(
-            col(SmsMessageRow.to_number).ilike(pattern, escape="\\"),
-            col(SmsMessageRow.body).ilike(pattern, escape="\\"),
-            exists().where(ClientRow.id == SmsMessageRow.client_id,
-                           col(ClientRow.name).ilike(pattern, escape="\\")),
-            exists().where(and_(SmsMessageRow.recipient_kind == RecipientKind.CONTACT,
-                                ContactRow.id == SmsMessageRow.recipient_id,
-                                col(ContactRow.name).ilike(pattern, escape="\\"))),
-        ))
+        stmt = stmt.where(
+            or_(
+                col(SmsMessageRow.to_number).ilike(pattern, escape="\\"),
+                col(SmsMessageRow.body).ilike(pattern, escape="\\"),
+                exists().where(
+                    ClientRow.id == SmsMessageRow.client_id,
+                    col(ClientRow.name).ilike(pattern, escape="\\"),
+                ),
+                exists().where(
+                    and_(
+                        SmsMessageRow.recipient_kind == RecipientKind.CONTACT,
+                        ContactRow.id == SmsMessageRow.recipient_id,
+                        col(ContactRow.name).ilike(pattern, escape="\\"),
+                    )
+                ),
+            )
+        )
     return stmt
 
 
 async def message_page(info: Info, stmt, first, after) -> SmsMessageConnection:
     async with info.context.sessions() as session:
-        total, rows, page = await fetch_page(session, stmt, NEWEST_FIRST, first, after,
-                                             "created_at")
-    return SmsMessageConnection(total_count=total, page_info=page,
-                                nodes=[SmsMessage(row=r) for r in rows])
+        total, rows, page = await fetch_page(
+            session, stmt, NEWEST_FIRST, first, after, "created_at"
+        )
+    return SmsMessageConnection(
+        total_count=total, page_info=page, nodes=[SmsMessage.from_row(r) for r in rows]
+    )
 
 
 @strawberry.type
 class HistoryQuery:
-    @strawberry.field(permission_classes=[IsAuthenticated],
-                      description="SMS history grid; Global Administrator only.")
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="SMS history grid; Global Administrator only.",
+    )
     @coded_errors
-    async def sms_messages(self, info: Info, filter: SmsMessageFilter | None = None,
-                           first: int | None = 50, after: str | None = None) -> SmsMessageConnection:
+    async def sms_messages(
+        self,
+        info: Info,
+        filter: SmsMessageFilter | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> SmsMessageConnection:
         _, profile = info.context.require_user()
         require_admin(profile)
         await info.context.require_sms_enabled()
         return await message_page(info, messages_matching(filter), first, after)
 
-    @strawberry.field(permission_classes=[IsAuthenticated],
-                      description="SMS failure search; Show SMS Errors only. recentOnly = the last "
-                      "5 days.")
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="SMS failure search; Show SMS Errors only. recentOnly = the last 5 days.",
+    )
     @coded_errors
-    async def sms_failures(self, info: Info, recent_only: bool | None = True, first: int | None = 50,
-                           after: str | None = None) -> SmsMessageConnection:
+    async def sms_failures(
+        self,
+        info: Info,
+        recent_only: bool | None = True,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> SmsMessageConnection:
         _, profile = info.context.require_user()
         require_show_sms_errors(profile)
         await info.context.require_sms_enabled()

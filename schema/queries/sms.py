@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from sqlalchemy import true
 from sqlmodel import select
 
 from models import ReminderEvent as ReminderEventRow
@@ -41,8 +42,11 @@ class SmsPreview:
 
 async def visible_subject(info: Info, session, appointment_id, time_entry_id) -> Subject:
     user, profile = info.context.require_user()
-    subject = await load_subject(session, optional_row_id(appointment_id, "appointmentId"),
-                                 optional_row_id(time_entry_id, "timeEntryId"))
+    subject = await load_subject(
+        session,
+        optional_row_id(appointment_id, "appointmentId"),
+        optional_row_id(time_entry_id, "timeEntryId"),
+    )
     if subject.owner_id != user.id and not profile.global_administrator:
         raise denied("Only a Global Administrator can message about other users' appointments.")
     return subject
@@ -51,30 +55,40 @@ async def visible_subject(info: Info, session, appointment_id, time_entry_id) ->
 async def usable_template(session, template_id: str, kind: SmsTemplateKindEnum) -> SmsTemplateRow:
     template = await session.get(SmsTemplateRow, row_id(template_id, "templateId"))
     if template is None or template.kind is not kind or not template.active:
-        raise DomainError(ErrorCode.INVALID_TEMPLATE,
-                          f"Choose an active {kind.name.replace('_', ' ').lower()} template.",
-                          field="templateId")
+        raise DomainError(
+            ErrorCode.INVALID_TEMPLATE,
+            f"Choose an active {kind.name.replace('_', ' ').lower()} template.",
+            field="templateId",
+        )
     return template
 
 
 @strawberry.type
 class SmsQuery:
-    @strawberry.field(permission_classes=[IsAuthenticated],
-                      description="Who an SMS about this appointment or time entry may go to: the "
-                      "client and its active contacts, each with its eligibility.")
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Who an SMS about this appointment or time entry may go to: the "
+        "client and its active contacts, each with its eligibility.",
+    )
     @coded_errors
-    async def sms_recipients(self, info: Info, appointment_id: strawberry.ID | None = None,
-                             time_entry_id: strawberry.ID | None = None) -> list[Recipient]:
+    async def sms_recipients(
+        self,
+        info: Info,
+        appointment_id: strawberry.ID | None = None,
+        time_entry_id: strawberry.ID | None = None,
+    ) -> list[Recipient]:
         await info.context.require_sms_enabled()
         async with info.context.sessions() as session:
             subject = await visible_subject(info, session, appointment_id, time_entry_id)
             recipients = await recipients_of_client(session, subject.client.id)
         default = subject.default_recipient
         recipients.sort(key=lambda r: r.ref != default)
-        return [Recipient(rule=r) for r in recipients]
+        return [Recipient.from_rule(r) for r in recipients]
 
-    @strawberry.field(permission_classes=[IsAuthenticated],
-                      description="Contact-switch validation on the SMS form.")
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Contact-switch validation on the SMS form.",
+    )
     @coded_errors
     async def check_recipient(self, info: Info, recipient: RecipientInput) -> Recipient:
         await info.context.require_sms_enabled()
@@ -82,27 +96,31 @@ class SmsQuery:
             rule = await load_recipient(session, recipient.ref())
         if rule is None:
             raise DomainError(ErrorCode.NOT_FOUND, "No such client or contact.", field="recipient")
-        return Recipient(rule=rule)
+        return Recipient.from_rule(rule)
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     @coded_errors
-    async def sms_templates(self, info: Info, kind: SmsTemplateKind | None = None,
-                            active_only: bool | None = True) -> list[SmsTemplate]:
+    async def sms_templates(
+        self, info: Info, kind: SmsTemplateKind | None = None, active_only: bool | None = True
+    ) -> list[SmsTemplate]:
         await info.context.require_sms_enabled()
         stmt = select(SmsTemplateRow).order_by(SmsTemplateRow.name, SmsTemplateRow.id)
         if kind is not None:
             stmt = stmt.where(SmsTemplateRow.kind == kind)
         if active_only is not False:
-            stmt = stmt.where(SmsTemplateRow.active == True)  # noqa: E712
+            stmt = stmt.where(SmsTemplateRow.active == true())
         async with info.context.sessions() as session:
             rows = (await session.exec(stmt)).all()
-        return [SmsTemplate(row=r) for r in rows]
+        return [SmsTemplate.from_row(r) for r in rows]
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     @coded_errors
     async def preview_sms(
-        self, info: Info, appointment_id: strawberry.ID | None = None,
-        time_entry_id: strawberry.ID | None = None, template_id: strawberry.ID | None = None,
+        self,
+        info: Info,
+        appointment_id: strawberry.ID | None = None,
+        time_entry_id: strawberry.ID | None = None,
+        template_id: strawberry.ID | None = None,
         body: str | None = None,
     ) -> SmsPreview:
         company = await info.context.require_sms_enabled()
@@ -115,20 +133,29 @@ class SmsQuery:
                 async with info.context.sessions() as session:
                     subject = await visible_subject(info, session, appointment_id, time_entry_id)
                     if use_template:
-                        template = await usable_template(session, template_id,
-                                                         SmsTemplateKindEnum.APPOINTMENT)
+                        template = await usable_template(
+                            session, template_id, SmsTemplateKindEnum.APPOINTMENT
+                        )
                         recipient = await load_recipient(session, subject.default_recipient)
             if use_template:
                 text = render(template.body, subject.values(recipient, company), field="templateId")
             check_message(text)
         except DomainError as error:
-            if error.code in (ErrorCode.PERMISSION_DENIED, ErrorCode.NOT_FOUND,
-                              ErrorCode.INVALID_INPUT):
+            if error.code in (
+                ErrorCode.PERMISSION_DENIED,
+                ErrorCode.NOT_FOUND,
+                ErrorCode.INVALID_INPUT,
+            ):
                 raise
             errors.append(UserError.from_domain(error))
         length = measure(text)
-        return SmsPreview(body=text, length=length.length, segments=length.segments,
-                          encoding=length.encoding, errors=errors)
+        return SmsPreview(
+            body=text,
+            length=length.length,
+            segments=length.segments,
+            encoding=length.encoding,
+            errors=errors,
+        )
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     @coded_errors
@@ -139,4 +166,4 @@ class SmsQuery:
         async with info.context.sessions() as session:
             stmt = select(ReminderEventRow).order_by(ReminderEventRow.id)
             rows = (await session.exec(stmt)).all()
-        return [ReminderEvent(row=r) for r in rows]
+        return [ReminderEvent.from_row(r) for r in rows]
