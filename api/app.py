@@ -15,6 +15,7 @@ from arq.worker import Worker, create_worker
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.authentication import AuthenticationError
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
@@ -23,7 +24,13 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
-from api.auth import BearerTokenBackend, SignedInUser, bearer_token, signed_in
+from api.auth import (
+    BearerTokenBackend,
+    SignedInUser,
+    bearer_token,
+    signed_in,
+    unavailable,
+)
 from api.limits import BodySizeLimit
 from api.webhooks import inbound_endpoint, status_endpoint
 from jobs.worker import WorkerSettings
@@ -119,7 +126,10 @@ class GraphQLApp(GraphQL):
         token = bearer_token(header) if isinstance(header, str) else None
         if token is None and isinstance(params.get("token"), str):
             token = params["token"]
-        signed = await signed_in(self.services().sessions, token)
+        try:
+            signed = await signed_in(self.services().sessions, token)
+        except AuthenticationError as error:
+            raise ConnectionRejectionError({"code": "SERVICE_UNAVAILABLE"}) from error
         if signed is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.user, context.profile = signed.user, signed.profile
@@ -177,7 +187,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         middleware=[
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(
-                AuthenticationMiddleware, backend=BearerTokenBackend(lambda: current().sessions)
+                AuthenticationMiddleware,
+                backend=BearerTokenBackend(lambda: current().sessions),
+                on_error=unavailable,
             ),
         ],
         lifespan=lifespan,

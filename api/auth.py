@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+)
 from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
 
 from models import Profile, User
 from models.accounts import user_for_token
 from models.db import Sessions
+from schema.outages import UNAVAILABLE, UNAVAILABLE_CODE
 
 
 class SignedInUser(BaseUser):
@@ -37,9 +45,21 @@ def bearer_token(header: str | None) -> str | None:
 async def signed_in(sessions: Sessions, token: str | None) -> SignedInUser | None:
     if not token or len(token) > 512:
         return None
-    async with sessions() as session:
-        found = await user_for_token(session, token)
+    try:
+        async with sessions() as session:
+            found = await user_for_token(session, token)
+    except SQLAlchemyError as error:
+        raise AuthenticationError(UNAVAILABLE) from error
     return SignedInUser(*found) if found else None
+
+
+def unavailable(conn: HTTPConnection, error: AuthenticationError) -> JSONResponse:
+    """The sign-in lookup itself could not reach the database."""
+    body = {
+        "data": None,
+        "errors": [{"message": str(error), "extensions": {"code": UNAVAILABLE_CODE}}],
+    }
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
 
 class BearerTokenBackend(AuthenticationBackend):

@@ -22,6 +22,8 @@ def async_url(url: str) -> str:
 
 
 def create_engine(url: str, **kwargs) -> AsyncEngine:
+    # pre-ping: after a database restart a pooled connection is replaced, not handed out broken.
+    kwargs.setdefault("pool_pre_ping", True)
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -22,6 +22,7 @@ from schema.mutations.admin import AdminMutation
 from schema.mutations.appointments import AppointmentsMutation
 from schema.mutations.clients import ClientsMutation
 from schema.mutations.sending import SendingMutation
+from schema.outages import DatabaseOutages
 from schema.queries.account import AccountQuery
 from schema.queries.calendar import CalendarQuery
 from schema.queries.clients import ClientsQuery
@@ -60,6 +61,7 @@ def build_schema(production: bool = False, introspection: bool = True) -> strawb
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        DatabaseOutages,
     ]
     if production or not introspection:
         extensions.append(DisableIntrospection)
