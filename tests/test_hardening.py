@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from api.app import Services, create_app
 from models.db import create_engine, session_factory
@@ -151,8 +152,49 @@ async def test_queries_over_get_are_refused(services, demo, environment):
     assert "timeZone" not in response.text
 
 
-async def test_an_unexpected_error_is_masked_in_production(services, tmp_path):
-    # A database that cannot be opened: the resolver fails with a driver error naming the path.
+async def corrupt_message(sessions) -> None:
+    """A stored status this code does not know: loading the row fails inside a resolver."""
+    async with sessions.begin() as session:
+        await session.execute(text(
+            "INSERT INTO sms_message (to_number, body, status, source, segments, encoding, "
+            "attempts, created_at, updated_at) VALUES ('+64211234567', 'x', 'BOGUS', 'APP', 1, "
+            "'GSM-7', 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+
+
+HISTORY = "{ smsMessages { nodes { id status } } }"
+
+
+async def history_as_admin(services, settings) -> dict:
+    app = create_app(services=Services(settings, services.engine, services.sessions,
+                                       services.queue))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test") as http:
+        admin = await Api(http).login("admin")
+        return await admin.post(HISTORY)
+
+
+async def test_an_unexpected_error_is_masked_in_production(services, demo):
+    await corrupt_message(demo)
+    settings = services.settings.model_copy(update={"environment": "production",
+                                                    "secret_key": "x" * 32})
+
+    body = await history_as_admin(services, settings)
+
+    assert body["data"] is None
+    assert error_messages(body) == "Unexpected error."
+    assert "BOGUS" not in str(body) and "smsstatus" not in str(body).lower()
+
+
+async def test_an_unexpected_error_shows_outside_production(services, demo):
+    await corrupt_message(demo)
+
+    body = await history_as_admin(services, services.settings)
+
+    assert "BOGUS" in error_messages(body)
+
+
+async def test_a_database_outage_says_so_without_details_in_production(services, tmp_path):
+    # A database that cannot be opened: a clear, retryable error that names no path.
     broken = create_engine(f"sqlite:///{tmp_path}/missing/dir/nothing.db")
     settings = services.settings.model_copy(update={"environment": "production",
                                                     "secret_key": "x" * 32})
@@ -165,22 +207,8 @@ async def test_an_unexpected_error_is_masked_in_production(services, tmp_path):
         await broken.dispose()
 
     assert body["data"] is None
-    assert error_messages(body) == "Unexpected error."
+    assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert "missing" not in str(body) and "sqlite" not in str(body).lower()
-
-
-async def test_an_unexpected_error_shows_outside_production(services, tmp_path):
-    broken = create_engine(f"sqlite:///{tmp_path}/missing/dir/nothing.db")
-    app = create_app(services=Services(services.settings, broken, session_factory(broken),
-                                       services.queue))
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://test") as http:
-            body = (await http.post("/graphql", json={"query": LOGIN})).json()
-    finally:
-        await broken.dispose()
-
-    assert error_messages(body) not in ("", "Unexpected error.")
 
 
 async def test_coded_errors_still_show_in_production(production):
