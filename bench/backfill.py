@@ -4,7 +4,8 @@
 
 Fills a fresh database with contacts (mobiles, fixable numbers, landlines, empties, numbers
 already set) by Core executemany, runs the real CLI command on it and reports contacts/s and
-the command's peak RSS (/usr/bin/time's maximum resident size, with RSS samples along the way to show it is flat).
+the command's peak RSS (/usr/bin/time's maximum resident size), with RSS samples
+along the way to show it is flat.
 Run from the project root.
 """
 

@@ -15,10 +15,10 @@ def table(rows: list[dict]) -> str:
     columns = list(dict.fromkeys(key for row in rows for key in row))
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
     rule = "  ".join("-" * w for w in widths)
-    body = ["  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths))
-            for r in cells]
+    body = ["  ".join(v.rjust(w) if _numeric(v) else v.ljust(w)
+                      for v, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join([line, rule, *body])
 
 

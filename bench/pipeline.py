@@ -47,7 +47,7 @@ def _serve_fake(delay: float, pipe: Connection) -> None:
 
     fake = FakeTwilio(delay=delay).start()
     pipe.send(fake.port)
-    while (order := pipe.recv()) == "count":
+    while pipe.recv() == "count":
         pipe.send(len(fake.received))
     fake.stop()
 
@@ -120,7 +120,8 @@ def _run_worker(settings: dict, queue: str, max_jobs: int | None, poll_delay: fl
     if poll_delay:
         options["poll_delay"] = poll_delay
     worker = Worker(functions=WorkerSettings.functions, on_startup=on_startup,
-                    on_shutdown=shutdown, redis_settings=RedisSettings.from_dsn(settings["redis_url"]),
+                    on_shutdown=shutdown,
+                    redis_settings=RedisSettings.from_dsn(settings["redis_url"]),
                     queue_name=queue, job_timeout=WorkerSettings.job_timeout,
                     ctx={"settings": Settings(**settings, _env_file=None)}, **options)
     if not profile_to:

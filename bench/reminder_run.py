@@ -31,8 +31,20 @@ from api.embedded_redis import EmbeddedRedis
 from bench.databases import Stopwatch, after_bulk_load, fresh_database, insert_rows
 from bench.figures import RESULTS, save
 from bench.pipeline import FakeProvider, SendWorkers, cpu_seconds, provider_settings
-from models import (Appointment, Client, Contact, GlobalSettings, Job, OptOut, Profile,
-                    ReminderEvent, SmsMessage, SmsTemplate, Task, User)
+from models import (
+    Appointment,
+    Client,
+    Contact,
+    GlobalSettings,
+    Job,
+    OptOut,
+    Profile,
+    ReminderEvent,
+    SmsMessage,
+    SmsTemplate,
+    Task,
+    User,
+)
 from models.company import SETTINGS_ID
 from models.db import create_engine, session_factory
 from models.enums import OptOutMethod, SmsStatus, SmsTemplateKind
@@ -43,7 +55,8 @@ BODY = ("Hi {contact_name}, {user_name} from {company_name} visits on {appointme
         "{appointment_time} for {job_title}. Reply STOP to opt out.")
 QUEUE = "bench:reminder-run"
 # SQLModel nudges UPDATE statements towards session.exec(); they need execute().
-warnings.filterwarnings("ignore", r"\s*.*You probably want to use `session.exec", DeprecationWarning)
+warnings.filterwarnings("ignore", r"\s*.*You probably want to use `session.exec",
+                        DeprecationWarning)
 USERS = 20
 CORES = os.cpu_count() or 1
 
@@ -165,7 +178,7 @@ async def pipeline(url: str, redis_url: str, ids: list[int], delay: float, worke
     sessions = session_factory(engine)
     lo, hi = ids[0], ids[-1]
     async with sessions.begin() as session:
-        # Run-failed rows in the range are settled already; sent ones come back from an earlier pass.
+        # Run-failed rows in the range stay settled; sent ones come back from an earlier pass.
         await session.execute(update(SmsMessage).where(
             col(SmsMessage.id).in_(ids) if len(ids) < 900 else col(SmsMessage.id).between(lo, hi),
             SmsMessage.status != SmsStatus.FAILED).values(
@@ -241,7 +254,8 @@ def run_now() -> datetime:
     return datetime.combine(today, time(17, 5), tzinfo=ZoneInfo(ZONE)).astimezone(UTC)
 
 
-async def bench_database(kind: str, args, redis_url: str, redis_pid: int | None) -> list[dict]:
+async def bench_database(kind: str, args, redis_url: str,
+                         redis_pid: int | None) -> list[dict]:
     name = "timetrak_bench_reminder_run" + ("_quick" if args.quick else "")
     print(f"\n== {kind}: building {args.appointments:,} due appointments over {args.jobs:,} jobs")
     url = await asyncio.to_thread(fresh_database, kind, name)
@@ -281,7 +295,7 @@ async def bench_database(kind: str, args, redis_url: str, redis_pid: int | None)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 appointments, 200 sends")
+    parser.add_argument("--quick", action="store_true", help="2,000 appointments, 100 sends")
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgresql"],
                         choices=["sqlite", "postgresql"])
     parser.add_argument("--workers", type=int, default=2, help="arq worker processes")
@@ -291,11 +305,12 @@ def main() -> None:
                         help="arq poll_delay in seconds (default: arq's 0.5, as deployed)")
     parser.add_argument("--pipeline-messages", type=int, default=None)
     parser.add_argument("--name", help="results file name (default reminder_run[_quick])")
-    parser.add_argument("--profile", action="store_true", help="cProfile run_event and the workers (CPU time)")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile run_event and the workers (CPU time)")
     parser.add_argument("--redis-url", help="default: a private redis-server for the run")
     args = parser.parse_args()
     args.appointments, args.jobs = (2_000, 800) if args.quick else (100_000, 40_000)
-    args.pipeline_messages = args.pipeline_messages or (200 if args.quick else 20_000)
+    args.pipeline_messages = args.pipeline_messages or (100 if args.quick else 20_000)
     rows: list[dict] = []
     with EmbeddedRedis() if not args.redis_url else _Given(args.redis_url) as server:
         for kind in args.db:

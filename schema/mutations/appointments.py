@@ -9,6 +9,7 @@ import strawberry
 from models import Appointment as AppointmentRow
 from models import Client as ClientRow
 from models import Job as JobRow
+from models import Profile
 from models import Task as TaskRow
 from models import User as UserRow
 from models.appointment_rules import (
@@ -69,83 +70,116 @@ def check_times(start: datetime, end: datetime) -> None:
         raise DomainError(ErrorCode.INVALID_INPUT, "The end must be after the start.", field="end")
 
 
+def require_own(row: AppointmentRow, user: UserRow, profile: Profile) -> None:
+    if row.user_id != user.id and not profile.global_administrator:
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED,
+            "Only a Global Administrator can change other users' appointments.",
+        )
+
+
+def new_appointment(input: AppointmentInput, user: UserRow) -> AppointmentRow:
+    if input.job_id is None or input.start is None or input.end is None:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "An appointment needs a job, a start and an end.",
+            field="jobId",
+        )
+    return AppointmentRow(
+        user_id=user.id, job_id=row_id(input.job_id, "jobId"), start=input.start, end=input.end
+    )
+
+
+async def set_owner(
+    session, row: AppointmentRow, input: AppointmentInput, user: UserRow, profile: Profile
+) -> None:
+    if input.user_id is None:
+        return
+    owner = await fetch(session, UserRow, input.user_id, "userId")
+    if owner.id != user.id and not profile.global_administrator:
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED,
+            "Only a Global Administrator can book other users.",
+            field="userId",
+        )
+    row.user_id = owner.id
+
+
+async def set_work(
+    session, row: AppointmentRow, input: AppointmentInput, creating: bool
+) -> tuple[JobRow, TaskRow | None, bool]:
+    """The job and task; a new job drops the old job's task. True when the job is new."""
+    job_changed = creating or (
+        input.job_id is not None and row_id(input.job_id, "jobId") != row.job_id
+    )
+    job_id = input.job_id if input.job_id is not None else str(row.job_id)
+    job = await fetch(session, JobRow, job_id, "jobId")
+    row.job_id = job.id
+    if input.task_id is not None:
+        row.task_id = (await fetch(session, TaskRow, input.task_id, "taskId")).id
+    elif job_changed:
+        row.task_id = None
+    task = await session.get(TaskRow, row.task_id) if row.task_id else None
+    if task is not None and task.job_id != job.id:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "That task belongs to another job.", field="taskId"
+        )
+    return job, task, job_changed
+
+
+async def set_contact(
+    session,
+    row: AppointmentRow,
+    input: AppointmentInput,
+    client: ClientRow,
+    default: int | None,
+    profile: Profile,
+) -> None:
+    """The given contact, or the default; a user whose layout locks the field keeps the default."""
+    if input.contact is None:
+        row.contact_id = default
+        return
+    contact_id = await chosen_contact(session, client, input.contact.ref())
+    if contact_id != default:
+        require_unlocked(profile.layout_appointment_contact, "Appointment > Contact", "contact")
+    row.contact_id = contact_id
+
+
+async def set_reminder(
+    info: Info, row: AppointmentRow, input: AppointmentInput, default: bool, profile: Profile
+) -> None:
+    if input.sms_reminder is None or input.sms_reminder == default:
+        row.sms_reminder = default
+        return
+    await info.context.require_reminders_enabled()
+    require_unlocked(
+        profile.layout_appointment_sms_reminder, "Appointment > SMS Reminders", "smsReminder"
+    )
+    row.sms_reminder = input.sms_reminder
+
+
 async def save(
-    info: Info, row: AppointmentRow | None, input: AppointmentInput
+    info: Info, existing: AppointmentRow | None, input: AppointmentInput
 ) -> AppointmentPayload:
-    """Create (row None) or update an appointment; nothing is written when a rule refuses."""
+    """Create (existing None) or update an appointment; nothing is written when a rule refuses."""
     user, profile = info.context.require_user()
     company = await info.context.company()
-    creating = row is None
+    creating = existing is None
     async with info.context.sessions.begin() as session:
         if creating:
-            if input.job_id is None or input.start is None or input.end is None:
-                raise DomainError(
-                    ErrorCode.INVALID_INPUT,
-                    "An appointment needs a job, a start and an end.",
-                    field="jobId",
-                )
-            row = AppointmentRow(user_id=user.id, job_id=0, start=input.start, end=input.end)
-        elif row.user_id != user.id and not profile.global_administrator:
-            raise DomainError(
-                ErrorCode.PERMISSION_DENIED,
-                "Only a Global Administrator can change other users' appointments.",
-            )
+            row = new_appointment(input, user)
         else:
-            row = await session.get(AppointmentRow, row.id)
-
-        if input.user_id is not None:
-            owner = await fetch(session, UserRow, input.user_id, "userId")
-            if owner.id != user.id and not profile.global_administrator:
-                raise DomainError(
-                    ErrorCode.PERMISSION_DENIED,
-                    "Only a Global Administrator can book other users.",
-                    field="userId",
-                )
-            row.user_id = owner.id
-        job_changed = input.job_id is not None and row_id(input.job_id, "jobId") != row.job_id
-        job = (
-            await fetch(session, JobRow, input.job_id, "jobId")
-            if input.job_id is not None
-            else await session.get(JobRow, row.job_id)
-        )
-        row.job_id = job.id
-        if input.task_id is not None:
-            row.task_id = (await fetch(session, TaskRow, input.task_id, "taskId")).id
-        elif job_changed:
-            row.task_id = None
-        task = await session.get(TaskRow, row.task_id) if row.task_id else None
-        if task is not None and task.job_id != job.id:
-            raise DomainError(
-                ErrorCode.INVALID_INPUT, "That task belongs to another job.", field="taskId"
-            )
-        row.start = input.start or row.start
-        row.end = input.end or row.end
+            require_own(existing, user, profile)
+            row = await session.get(AppointmentRow, existing.id)
+        await set_owner(session, row, input, user, profile)
+        job, task, job_changed = await set_work(session, row, input, creating)
+        row.start, row.end = input.start or row.start, input.end or row.end
         check_times(row.start, row.end)
         client = await session.get(ClientRow, job.client_id)
-
-        default = default_contact(task, job) if creating or job_changed else row.contact_id
-        if input.contact is not None:
-            contact_id = await chosen_contact(session, client, input.contact.ref())
-            if contact_id != default:
-                require_unlocked(
-                    profile.layout_appointment_contact, "Appointment > Contact", "contact"
-                )
-            row.contact_id = contact_id
-        else:
-            row.contact_id = default
-
+        contact_default = default_contact(task, job) if job_changed else row.contact_id
+        await set_contact(session, row, input, client, contact_default, profile)
         reminder_default = client.sms_reminders if creating else row.sms_reminder
-        if input.sms_reminder is not None and input.sms_reminder != reminder_default:
-            await info.context.require_reminders_enabled()
-            require_unlocked(
-                profile.layout_appointment_sms_reminder,
-                "Appointment > SMS Reminders",
-                "smsReminder",
-            )
-            row.sms_reminder = input.sms_reminder
-        else:
-            row.sms_reminder = reminder_default
-
+        await set_reminder(info, row, input, reminder_default, profile)
         warnings = []
         if row.sms_reminder and company.sms_enabled and company.sms_reminders_enabled:
             error, warning = await reminder_problem(session, client, row.contact_id, profile)
