@@ -39,11 +39,11 @@ async def settle(ctx: dict[str, Any], message_id: int, status: SmsStatus, **valu
 async def send_sms(ctx: dict[str, Any], message_id: int) -> str:
     """Send one message at most once, whatever retries, restarts or second workers do."""
     async with ctx["sessions"].begin() as session:
-        message = await claim(session, message_id)
-        if message is None:
+        claimed = await claim(session, message_id)
+        if claimed is None:
             return "not ours"
-        opted_out = bool(await opted_out_numbers(session, [message.to_number]))
-        to, body, attempt = message.to_number, message.body, message.attempts
+        opted_out = bool(await opted_out_numbers(session, [claimed.to_number]))
+        to, body, attempt = claimed.to_number, claimed.body, claimed.attempts
     await announce(ctx.get("redis"), message_id, SmsStatus.SENDING)
     if opted_out:
         await settle(

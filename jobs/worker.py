@@ -41,7 +41,8 @@ def redis_settings() -> RedisSettings:
 
 
 class WorkerSettings:
-    functions = [func(send_sms, name=SEND_SMS_JOB, max_tries=20)]
+    # keep_result=0: "sent once" is the claim in the database, not arq's result key.
+    functions = [func(send_sms, name=SEND_SMS_JOB, max_tries=20, keep_result=0)]
     cron_jobs = [
         cron(sweep_messages, name=SWEEP_MESSAGES_JOB, second=30, unique=True, run_at_startup=True),
         # Every minute; run_at_startup catches up a run missed while the worker was down.
@@ -57,3 +58,6 @@ class WorkerSettings:
     on_shutdown = shutdown
     redis_settings = redis_settings()
     job_timeout = 60
+    # Sends mostly wait on the provider: many at once, and new ones picked up promptly.
+    max_jobs = 100
+    poll_delay = 0.05

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -15,8 +16,13 @@ from models.columns import utcnow
 from models.company import AuthToken, Profile, User
 
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so a wrong address costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("timing-equaliser")
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so a wrong address costs as long as a wrong
+    password. Made on first use: argon2 takes 64 MiB, which no other command needs."""
+    return _hasher.hash("timing-equaliser")
 
 
 def hash_password(password: str) -> str:
@@ -44,7 +50,7 @@ async def sign_in(
     """A new bearer token and its user, or None when the e-mail or password is wrong."""
     user = (await session.exec(select(User).where(User.email == normalise_email(email)))).first()
     if user is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(dummy_hash(), password)
         return None
     if not verify_password(user.password_hash, password):
         return None

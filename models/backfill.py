@@ -24,9 +24,11 @@ class BackfillCounts:
         return self.set + self.already_set + self.no_usable_number
 
 
-def number_for(mobile: str | None, phone: str | None) -> str | None:
-    """The mobile when it formats to a NZ/AU mobile, else the phone when that does."""
-    return sms_number(mobile) or sms_number(phone)
+def number_for(mobile: str | None, phone: str | None) -> tuple[str | None, bool]:
+    """The mobile when it formats to a NZ/AU mobile, else the phone when that does; and
+    whether it came from the mobile (copy-mobile-to-SMS starts on then)."""
+    from_mobile = sms_number(mobile)
+    return (from_mobile, True) if from_mobile else (sms_number(phone), False)
 
 
 async def backfill_sms_numbers(
@@ -64,7 +66,7 @@ async def backfill_sms_numbers(
                 if current:
                     counts.already_set += 1
                     continue
-                number = number_for(mobile, phone)
+                number, from_mobile = number_for(mobile, phone)
                 if number is None:
                     counts.no_usable_number += 1
                     continue
@@ -72,7 +74,7 @@ async def backfill_sms_numbers(
                     {
                         "contact_id": contact_id,
                         "number": number,
-                        "copy": sms_number(mobile) == number,
+                        "copy": from_mobile,
                     }
                 )
                 counts.set += 1
