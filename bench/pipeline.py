@@ -116,14 +116,13 @@ def _run_worker(settings: dict, queue: str, max_jobs: int | None, poll_delay: fl
         await startup(ctx)
         ready.set()
 
-    options = {"max_jobs": max_jobs} if max_jobs else {}
-    if poll_delay:
-        options["poll_delay"] = poll_delay
     worker = Worker(functions=WorkerSettings.functions, on_startup=on_startup,
                     on_shutdown=shutdown,
                     redis_settings=RedisSettings.from_dsn(settings["redis_url"]),
                     queue_name=queue, job_timeout=WorkerSettings.job_timeout,
-                    ctx={"settings": Settings(**settings, _env_file=None)}, **options)
+                    max_jobs=max_jobs or WorkerSettings.max_jobs,
+                    poll_delay=poll_delay or WorkerSettings.poll_delay,
+                    ctx={"settings": Settings(**settings, _env_file=None)})
     if not profile_to:
         worker.run()
         return

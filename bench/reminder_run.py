@@ -300,9 +300,9 @@ def main() -> None:
                         choices=["sqlite", "postgresql"])
     parser.add_argument("--workers", type=int, default=2, help="arq worker processes")
     parser.add_argument("--max-jobs", type=int, default=None,
-                        help="arq max_jobs per worker (default: arq's, as deployed)")
+                        help="arq max_jobs per worker (default: WorkerSettings', as deployed)")
     parser.add_argument("--poll-delay", type=float, default=None,
-                        help="arq poll_delay in seconds (default: arq's 0.5, as deployed)")
+                        help="arq poll_delay in seconds (default: WorkerSettings', as deployed)")
     parser.add_argument("--pipeline-messages", type=int, default=None)
     parser.add_argument("--name", help="results file name (default reminder_run[_quick])")
     parser.add_argument("--profile", action="store_true",
@@ -317,8 +317,8 @@ def main() -> None:
             rows += asyncio.run(bench_database(kind, args, server.url, redis_pid(server)))
     print()
     save(args.name or "reminder_run" + ("_quick" if args.quick else ""), rows, quick=args.quick,
-         workers=args.workers, max_jobs=args.max_jobs or "arq default (10)",
-         poll_delay=args.poll_delay or "arq default (0.5 s)",
+         workers=args.workers, max_jobs=args.max_jobs or "WorkerSettings.max_jobs",
+         poll_delay=args.poll_delay or "WorkerSettings.poll_delay",
          pipeline_note=f"pipeline measured over the first {args.pipeline_messages:,} queued "
                        "messages of the run, enqueue (hand_over) to last status update")
 

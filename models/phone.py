@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -67,7 +68,9 @@ def sms_number(text: str | None, country_hint: str | None = None) -> str | None:
     return check_phone(text, country_hint).e164
 
 
+@functools.lru_cache(maxsize=65536)
 def is_sms_number(e164: str | None) -> bool:
+    """Strict: already E.164, and a NZ/AU mobile. Cached: every recipient shown asks it."""
     if not e164 or not re.fullmatch(r"\+\d{6,15}", e164):
         return False
     try:
