@@ -46,9 +46,15 @@ class EmbeddedRedis:
     """
 
     def __init__(
-        self, binary: str | None = None, startup_timeout: float = 10.0, stop_timeout: float = 5.0
+        self,
+        binary: str | None = None,
+        startup_timeout: float = 10.0,
+        stop_timeout: float = 5.0,
+        port: int | None = None,
     ):
+        """`port` fixes the port, so a stopped server can be started again at the same URL."""
         self.binary = binary or find_redis_server()
+        self.fixed_port = port
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.port: int | None = None
@@ -67,9 +73,9 @@ class EmbeddedRedis:
         self.directory = Path(tempfile.mkdtemp(prefix="timetrak-redis-"))
         failure = ""
         # The free port is only free when we look; another process may take it before
-        # redis binds, so a server that dies at start is retried on a fresh port.
+        # redis binds, so a server that dies at start is retried (on a fresh port unless fixed).
         for _ in range(START_ATTEMPTS):
-            self.port = _free_port()
+            self.port = self.fixed_port or _free_port()
             # Its own session keeps a Ctrl-C or a group-wide SIGTERM aimed at the service from
             # stopping Redis before the service has shut down cleanly; stop() ends it after.
             self.process = subprocess.Popen(

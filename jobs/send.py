@@ -1,17 +1,24 @@
-"""The send job: claim a message, recheck opt-outs, hand it to the provider, record the answer."""
+"""The send jobs: claim messages, recheck opt-outs, hand them to the provider, record answers.
+
+`send_sms` sends one message (a manual send, or a retry); `send_sms_batch` sends many at once
+(a reminder run), so the queue's and the database's cost per job is shared by the batch.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from arq import Retry
 
 from jobs.providers import Refused, Uncertain, Unreachable
+from models.channels import SEND_SMS_JOB, send_job_id
 from models.columns import utcnow
 from models.enums import SmsStatus
 from models.errors import ErrorCode
-from models.message_status import advance, claim, retry_later
+from models.message_status import Claimed, advance, claim, retry_later
 from models.recipients import opted_out_numbers
 from models.status_feed import announce
 
@@ -28,6 +35,17 @@ def backoff(attempt: int, first_seconds: float) -> timedelta:
     return timedelta(seconds=first_seconds * 2 ** (attempt - 1))
 
 
+@dataclass
+class Outcome:
+    """What became of one claimed message: a status to record, or a retry to schedule."""
+
+    label: str
+    status: SmsStatus | None = None
+    values: dict = field(default_factory=dict)
+    delivered: bool = False
+    retry_in: timedelta | None = None
+
+
 async def settle(ctx: dict[str, Any], message_id: int, status: SmsStatus, **values) -> bool:
     async with ctx["sessions"].begin() as session:
         changed = await advance(session, message_id, status, **values)
@@ -36,49 +54,94 @@ async def settle(ctx: dict[str, Any], message_id: int, status: SmsStatus, **valu
     return changed
 
 
-async def send_sms(ctx: dict[str, Any], message_id: int) -> str:
-    """Send one message at most once, whatever retries, restarts or second workers do."""
-    async with ctx["sessions"].begin() as session:
-        claimed = await claim(session, message_id)
-        if claimed is None:
-            return "not ours"
-        opted_out = bool(await opted_out_numbers(session, [claimed.to_number]))
-        to, body, attempt = claimed.to_number, claimed.body, claimed.attempts
-    await announce(ctx.get("redis"), message_id, SmsStatus.SENDING)
+async def attempt(ctx: dict[str, Any], message: Claimed, opted_out: bool) -> Outcome:
     if opted_out:
-        await settle(
-            ctx,
-            message_id,
+        return Outcome(
+            "opted out",
             SmsStatus.FAILED,
-            error_code=ErrorCode.OPTED_OUT.value,
-            error_message=OPTED_OUT_REASON,
+            {"error_code": ErrorCode.OPTED_OUT.value, "error_message": OPTED_OUT_REASON},
         )
-        return "opted out"
     try:
-        accepted = await ctx["provider"].send(message_id, to, body)
+        accepted = await ctx["provider"].send(message.id, message.to_number, message.body)
     except Refused as refusal:
-        await settle(
-            ctx, message_id, SmsStatus.FAILED, error_code=refusal.code, error_message=refusal.reason
+        return Outcome(
+            "refused",
+            SmsStatus.FAILED,
+            {"error_code": refusal.code, "error_message": refusal.reason},
         )
-        return "refused"
     except Uncertain:
         # Never resent blindly: the status callback settles it, or the sweeper fails it.
-        return "awaiting callback"
+        return Outcome("awaiting callback")
     except Unreachable as unreachable:
-        if attempt >= MAX_TRIES:
-            await settle(
-                ctx,
-                message_id,
+        if message.attempts >= MAX_TRIES:
+            return Outcome(
+                "unreachable",
                 SmsStatus.FAILED,
-                error_code=ErrorCode.PROVIDER_ERROR.value,
-                error_message=unreachable_reason(str(unreachable)),
+                {
+                    "error_code": ErrorCode.PROVIDER_ERROR.value,
+                    "error_message": unreachable_reason(str(unreachable)),
+                },
             )
-            return "unreachable"
-        delay = backoff(attempt, ctx.get("backoff_seconds", 2.0))
-        async with ctx["sessions"].begin() as session:
-            await retry_later(session, message_id, utcnow() + delay)
-        raise Retry(defer=delay) from None
-    await settle(ctx, message_id, SmsStatus.SENT, provider_message_id=accepted.provider_message_id)
-    if accepted.delivered:
-        await settle(ctx, message_id, SmsStatus.DELIVERED)
-    return "sent"
+        return Outcome("retry", retry_in=backoff(message.attempts, ctx.get("backoff_seconds", 2.0)))
+    return Outcome(
+        "sent",
+        SmsStatus.SENT,
+        {"provider_message_id": accepted.provider_message_id},
+        delivered=accepted.delivered,
+    )
+
+
+async def send_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[int, Outcome]:
+    """Send each message at most once, whatever retries, restarts or second workers do."""
+    async with ctx["sessions"].begin() as session:
+        claimed = await claim(session, message_ids)
+        if not claimed:
+            return {}
+        opted_out = await opted_out_numbers(session, [m.to_number for m in claimed])
+    redis = ctx.get("redis")
+    for message in claimed:
+        await announce(redis, message.id, SmsStatus.SENDING)
+    outcomes = await asyncio.gather(*(attempt(ctx, m, m.to_number in opted_out) for m in claimed))
+    changes: list[tuple[int, SmsStatus]] = []
+    now = utcnow()
+    async with ctx["sessions"].begin() as session:
+        for message, outcome in zip(claimed, outcomes, strict=True):
+            if outcome.retry_in is not None:
+                await retry_later(session, message.id, now + outcome.retry_in)
+            if outcome.status is not None and await advance(
+                session, message.id, outcome.status, now=now, **outcome.values
+            ):
+                changes.append((message.id, outcome.status))
+            if outcome.delivered and await advance(
+                session, message.id, SmsStatus.DELIVERED, now=now
+            ):
+                changes.append((message.id, SmsStatus.DELIVERED))
+    for message_id, status in changes:
+        await announce(redis, message_id, status)
+    return {m.id: o for m, o in zip(claimed, outcomes, strict=True)}
+
+
+async def send_sms(ctx: dict[str, Any], message_id: int) -> str:
+    """One message; a provider that could not be reached is tried again by arq, later."""
+    outcome = (await send_messages(ctx, [message_id])).get(message_id)
+    if outcome is None:
+        return "not ours"
+    if outcome.retry_in is not None:
+        raise Retry(defer=outcome.retry_in)
+    return outcome.label
+
+
+async def send_sms_batch(ctx: dict[str, Any], message_ids: list[int]) -> dict[str, int]:
+    """Many messages; each one to retry gets a send job of its own, due when its retry is."""
+    outcomes = await send_messages(ctx, message_ids)
+    tally: dict[str, int] = {}
+    for message_id, outcome in outcomes.items():
+        tally[outcome.label] = tally.get(outcome.label, 0) + 1
+        if outcome.retry_in is not None:
+            await ctx["redis"].enqueue_job(
+                SEND_SMS_JOB,
+                message_id,
+                _job_id=send_job_id(message_id),
+                _defer_by=outcome.retry_in,
+            )
+    return tally

@@ -10,10 +10,15 @@ from arq.worker import func
 
 from jobs.providers import LogProvider, Provider
 from jobs.reminders import check_reminder_events
-from jobs.send import send_sms
+from jobs.send import send_sms, send_sms_batch
 from jobs.sweep import sweep_messages
 from jobs.twilio import TwilioProvider
-from models.channels import CHECK_REMINDERS_JOB, SEND_SMS_JOB, SWEEP_MESSAGES_JOB
+from models.channels import (
+    CHECK_REMINDERS_JOB,
+    SEND_SMS_BATCH_JOB,
+    SEND_SMS_JOB,
+    SWEEP_MESSAGES_JOB,
+)
 from models.config import Settings, get_settings
 from models.db import create_engine, session_factory
 
@@ -42,7 +47,10 @@ def redis_settings() -> RedisSettings:
 
 class WorkerSettings:
     # keep_result=0: "sent once" is the claim in the database, not arq's result key.
-    functions = [func(send_sms, name=SEND_SMS_JOB, max_tries=20, keep_result=0)]
+    functions = [
+        func(send_sms, name=SEND_SMS_JOB, max_tries=20, keep_result=0),
+        func(send_sms_batch, name=SEND_SMS_BATCH_JOB, max_tries=20, keep_result=0),
+    ]
     cron_jobs = [
         cron(sweep_messages, name=SWEEP_MESSAGES_JOB, second=30, unique=True, run_at_startup=True),
         # Every minute; run_at_startup catches up a run missed while the worker was down.

@@ -57,33 +57,36 @@ async def advance(
 
 @dataclass(frozen=True)
 class Claimed:
+    id: int
     to_number: str
     body: str
     attempts: int
 
 
+def claimable(now: datetime):
+    """QUEUED, or SENDING and due for a retry."""
+    return or_(
+        SmsMessage.status == SmsStatus.QUEUED,
+        and_(
+            SmsMessage.status == SmsStatus.SENDING,
+            col(SmsMessage.retry_at).is_not(None),
+            col(SmsMessage.retry_at) <= now,
+        ),
+    )
+
+
 async def claim(
-    session: AsyncSession, message_id: int, now: datetime | None = None
-) -> Claimed | None:
-    """Take a message for sending: QUEUED, or SENDING and due for a retry. None when not ours.
+    session: AsyncSession, message_ids: list[int], now: datetime | None = None
+) -> list[Claimed]:
+    """Take messages for sending; those another worker took, or that are settled, are left out.
 
     The conditional UPDATE is the lock: of two workers, or a job run twice, one wins. It
-    returns what the send needs, so claiming is one round trip.
+    returns what the send needs, so claiming any number of messages is one round trip.
     """
     now = now or utcnow()
     result = await session.execute(
         update(SmsMessage)
-        .where(
-            col(SmsMessage.id) == message_id,
-            or_(
-                SmsMessage.status == SmsStatus.QUEUED,
-                and_(
-                    SmsMessage.status == SmsStatus.SENDING,
-                    col(SmsMessage.retry_at).is_not(None),
-                    col(SmsMessage.retry_at) <= now,
-                ),
-            ),
-        )
+        .where(col(SmsMessage.id).in_(message_ids), claimable(now))
         .values(
             status=SmsStatus.SENDING,
             attempts=SmsMessage.attempts + 1,
@@ -91,11 +94,10 @@ async def claim(
             send_started_at=now,
             updated_at=now,
         )
-        .returning(SmsMessage.to_number, SmsMessage.body, SmsMessage.attempts)
+        .returning(SmsMessage.id, SmsMessage.to_number, SmsMessage.body, SmsMessage.attempts)
         .execution_options(synchronize_session=False)
     )
-    row = result.first()
-    return Claimed(*row) if row else None
+    return sorted((Claimed(*row) for row in result.all()), key=lambda c: c.id)
 
 
 async def retry_later(session: AsyncSession, message_id: int, at: datetime) -> None:

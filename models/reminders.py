@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from models.channels import enqueue_send
+from models.channels import enqueue_send_batch
 from models.clients import Client, Contact
 from models.columns import utcnow
 from models.company import SETTINGS_ID, GlobalSettings, User
@@ -305,9 +305,13 @@ async def due_events(session: AsyncSession, now: datetime) -> list[int]:
     return [e.id for e in events if is_due(e, now, company.time_zone)]
 
 
-async def hand_over(redis, result: RunResult, batch: int = 500) -> None:
-    """Enqueue the run's sends in batches and announce its failures to the live feed."""
-    for i in range(0, len(result.queued), batch):
-        await asyncio.gather(*(enqueue_send(redis, m) for m in result.queued[i : i + batch]))
+SEND_BATCH = 50
+
+
+async def hand_over(redis, result: RunResult) -> None:
+    """Enqueue the run's sends, a batch of messages per job, and announce its failures."""
+    batches = [result.queued[i : i + SEND_BATCH] for i in range(0, len(result.queued), SEND_BATCH)]
+    for i in range(0, len(batches), 100):
+        await asyncio.gather(*(enqueue_send_batch(redis, b) for b in batches[i : i + 100]))
     for message_id in result.failed:
         await announce(redis, message_id, SmsStatus.FAILED)

@@ -27,7 +27,8 @@ from tests.fake_twilio import ACCOUNT_SID, Refusal, signed_form
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
-PUSHED_WITHIN = 1.0
+# Generous, so a busy machine does not fail a test; how fast pushes are is for bench/, not tests.
+PUSHED_WITHIN = 5.0
 
 FAILURES = """
 subscription { smsFailures { id status errorCode errorMessage toNumber } }
@@ -85,7 +86,7 @@ async def connected(url: str, token: str | None) -> AsyncIterator[Any]:
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
         payload = {"Authorization": f"Bearer {token}"} if token else {}
         await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-        assert (await receive(ws, 2))["type"] == "connection_ack"
+        assert (await receive(ws))["type"] == "connection_ack"
         yield ws
 
 
@@ -94,7 +95,7 @@ async def subscribe(ws, feed, query: str, variables: dict | None = None) -> None
     before = set(feed.listeners)
     await ws.send(json.dumps({"id": "1", "type": "subscribe",
                               "payload": {"query": query, "variables": variables or {}}}))
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 5
     while not (set(feed.listeners) - before and feed.ready.is_set()):
         assert time.monotonic() < deadline, "the subscription never started listening"
         await asyncio.sleep(0.01)
@@ -201,10 +202,10 @@ async def test_a_user_without_show_sms_errors_gets_an_error_and_no_data(tech, se
     async with connected(server, tech.token) as ws:
         await ws.send(json.dumps({"id": "1", "type": "subscribe",
                                   "payload": {"query": FAILURES}}))
-        refusal = await receive(ws, 2)
+        refusal = await receive(ws)
         await announce(services.queue, message_id, SmsStatus.FAILED)
 
-        after = [await receive(ws, 0.5)]
+        after = [await receive(ws)]
         with pytest.raises(TimeoutError):
             after.append(await receive(ws, 0.3))
     assert refusal == {"id": "1", "type": "next", "payload": {"data": None, "errors": [

@@ -1,0 +1,77 @@
+"""Batches of a reminder run's messages: each message still sent once, retried on its own."""
+
+from __future__ import annotations
+
+import asyncio
+
+from jobs.send import send_sms_batch
+from models import SmsMessage
+from models.channels import enqueue_send_batch
+from models.enums import OptOutMethod, SmsSource, SmsStatus
+from models.sms import OptOut
+from tests.fake_twilio import closed_port
+from tests.test_send_job import stored, worker_context
+
+NUMBERS = ["+64211000001", "+64211000002", "+64211000003", "+64211000004"]
+
+
+async def queued(sessions, numbers=NUMBERS) -> list[int]:
+    """QUEUED reminder-like messages, written as a reminder run writes them."""
+    async with sessions.begin() as session:
+        rows = [SmsMessage(to_number=n, body=f"Reminder for {n}", source=SmsSource.REMINDER)
+                for n in numbers]
+        session.add_all(rows)
+        await session.flush()
+        return [row.id for row in rows]
+
+
+async def test_a_batch_sends_each_message_once(demo, services, twilio, twilio_settings):
+    # Given
+    ids = await queued(demo)
+
+    # When two workers run the same batch at once
+    await asyncio.gather(
+        send_sms_batch(worker_context(demo, services, twilio_settings), ids),
+        send_sms_batch(worker_context(demo, services, twilio_settings), ids))
+
+    # Then every message reached Twilio once and is SENT with its own provider id
+    assert sorted(form["To"] for form in twilio.received) == NUMBERS
+    rows = [await stored(demo, i) for i in ids]
+    assert {row.status for row in rows} == {SmsStatus.SENT}
+    assert len({row.provider_message_id for row in rows}) == len(ids)
+
+
+async def test_an_opted_out_number_in_a_batch_fails_alone(demo, services, twilio, twilio_settings):
+    # Given
+    ids = await queued(demo)
+    async with demo.begin() as session:
+        session.add(OptOut(number=NUMBERS[1], method=OptOutMethod.KEYWORD))
+
+    # When
+    tally = await send_sms_batch(worker_context(demo, services, twilio_settings), ids)
+
+    # Then
+    assert tally == {"sent": 3, "opted out": 1}
+    assert NUMBERS[1] not in [form["To"] for form in twilio.received]
+    refused = await stored(demo, ids[1])
+    assert (refused.status, refused.error_code) == (SmsStatus.FAILED, "OPTED_OUT")
+
+
+async def test_unreachable_messages_of_a_batch_are_retried_one_by_one_then_fail(
+        demo, services, twilio, twilio_settings, drain):
+    # Given Twilio cannot be reached
+    nowhere = twilio_settings.model_copy(
+        update={"twilio_api_base": f"http://127.0.0.1:{closed_port()}"})
+    ids = await queued(demo, NUMBERS[:2])
+
+    # When the batch goes through the real worker, retries and all
+    await enqueue_send_batch(services.queue, ids)
+    await drain(settings=nowhere)
+
+    # Then each was tried five times and failed with the reason
+    for message_id in ids:
+        row = await stored(demo, message_id)
+        assert (row.status, row.attempts, row.error_code) == (
+            SmsStatus.FAILED, 5, "PROVIDER_ERROR")
+        assert "could not be reached" in row.error_message
+    assert twilio.received == []
