@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from arq import Retry
+from sqlalchemy.exc import OperationalError
 
 from jobs.providers import Refused, Uncertain, Unreachable
 from models.channels import SEND_SMS_JOB, send_job_id
@@ -23,6 +24,10 @@ from models.recipients import opted_out_numbers
 from models.status_feed import announce
 
 MAX_TRIES = 5
+# Seconds between tries at recording outcomes (SQLite's write lock, a database restart).
+RECORD_RETRIES = (0.5, 1, 2, 4, 8)
+# Provider requests in flight per worker process, however many jobs run at once.
+SEND_CONCURRENCY = 100
 OPTED_OUT_REASON = "The recipient has opted out of SMS messages (replied STOP)."
 
 
@@ -54,6 +59,13 @@ async def settle(ctx: dict[str, Any], message_id: int, status: SmsStatus, **valu
     return changed
 
 
+def sending_slots(ctx: dict[str, Any]) -> asyncio.Semaphore:
+    slots = ctx.get("sending_slots")
+    if slots is None:
+        slots = ctx["sending_slots"] = asyncio.Semaphore(SEND_CONCURRENCY)
+    return slots
+
+
 async def attempt(ctx: dict[str, Any], message: Claimed, opted_out: bool) -> Outcome:
     if opted_out:
         return Outcome(
@@ -62,7 +74,8 @@ async def attempt(ctx: dict[str, Any], message: Claimed, opted_out: bool) -> Out
             {"error_code": ErrorCode.OPTED_OUT.value, "error_message": OPTED_OUT_REASON},
         )
     try:
-        accepted = await ctx["provider"].send(message.id, message.to_number, message.body)
+        async with sending_slots(ctx):
+            accepted = await ctx["provider"].send(message.id, message.to_number, message.body)
     except Refused as refusal:
         return Outcome(
             "refused",
@@ -91,17 +104,27 @@ async def attempt(ctx: dict[str, Any], message: Claimed, opted_out: bool) -> Out
     )
 
 
-async def send_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[int, Outcome]:
-    """Send each message at most once, whatever retries, restarts or second workers do."""
-    async with ctx["sessions"].begin() as session:
-        claimed = await claim(session, message_ids)
-        if not claimed:
-            return {}
-        opted_out = await opted_out_numbers(session, [m.to_number for m in claimed])
-    redis = ctx.get("redis")
-    for message in claimed:
-        await announce(redis, message.id, SmsStatus.SENDING)
-    outcomes = await asyncio.gather(*(attempt(ctx, m, m.to_number in opted_out) for m in claimed))
+async def record(
+    ctx: dict[str, Any], claimed: list[Claimed], outcomes: list[Outcome]
+) -> list[tuple[int, SmsStatus]]:
+    """Write what the provider said, trying again while the database is busy or away.
+
+    The messages have left by now: losing this write would leave them SENDING until the sweeper
+    calls their outcome unknown. Every change is conditional, so writing twice is harmless.
+    """
+    for wait in (*RECORD_RETRIES, None):
+        try:
+            return await record_once(ctx, claimed, outcomes)
+        except OperationalError:
+            if wait is None:
+                raise
+            await asyncio.sleep(wait)
+    return []
+
+
+async def record_once(
+    ctx: dict[str, Any], claimed: list[Claimed], outcomes: list[Outcome]
+) -> list[tuple[int, SmsStatus]]:
     changes: list[tuple[int, SmsStatus]] = []
     now = utcnow()
     async with ctx["sessions"].begin() as session:
@@ -116,6 +139,25 @@ async def send_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[int
                 session, message.id, SmsStatus.DELIVERED, now=now
             ):
                 changes.append((message.id, SmsStatus.DELIVERED))
+    return changes
+
+
+async def send_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[int, Outcome]:
+    """Send each message at most once, whatever retries, restarts or second workers do."""
+    try:
+        async with ctx["sessions"].begin() as session:
+            claimed = await claim(session, message_ids)
+            if not claimed:
+                return {}
+            opted_out = await opted_out_numbers(session, [m.to_number for m in claimed])
+    except OperationalError:
+        # Nothing was claimed (the transaction rolled back): the whole job can simply run again.
+        raise Retry(defer=timedelta(seconds=1)) from None
+    redis = ctx.get("redis")
+    for message in claimed:
+        await announce(redis, message.id, SmsStatus.SENDING)
+    outcomes = await asyncio.gather(*(attempt(ctx, m, m.to_number in opted_out) for m in claimed))
+    changes = await record(ctx, claimed, outcomes)
     for message_id, status in changes:
         await announce(redis, message_id, status)
     return {m.id: o for m, o in zip(claimed, outcomes, strict=True)}

@@ -49,7 +49,8 @@ class WorkerSettings:
     # keep_result=0: "sent once" is the claim in the database, not arq's result key.
     functions = [
         func(send_sms, name=SEND_SMS_JOB, max_tries=20, keep_result=0),
-        func(send_sms_batch, name=SEND_SMS_BATCH_JOB, max_tries=20, keep_result=0),
+        # A batch waits its turn for provider slots behind other batches: give it time.
+        func(send_sms_batch, name=SEND_SMS_BATCH_JOB, max_tries=20, keep_result=0, timeout=600),
     ]
     cron_jobs = [
         cron(sweep_messages, name=SWEEP_MESSAGES_JOB, second=30, unique=True, run_at_startup=True),

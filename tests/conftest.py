@@ -136,7 +136,9 @@ class Api:
 
 LOGIN = """
 mutation Login($email: String!, $password: String!) {
-  login(input: {email: $email, password: $password}) { token errors { code message } user { email } }
+  login(input: {email: $email, password: $password}) {
+    token errors { code message } user { email }
+  }
 }
 """
 
@@ -204,9 +206,9 @@ async def drain(services: Services, twilio_settings: Settings):
     from jobs.twilio import TwilioProvider
     from jobs.worker import WorkerSettings
 
-    async def run(settings: Settings = twilio_settings, timeout: float = 2.0,
+    async def run(settings: Settings = twilio_settings, provider_timeout: float = 2.0,
                   backoff_seconds: float = 0.0) -> None:
-        provider = TwilioProvider(settings, timeout=timeout)
+        provider = TwilioProvider(settings, timeout=provider_timeout)
         worker = Worker(
             functions=WorkerSettings.functions, burst=True,
             redis_settings=RedisSettings.from_dsn(settings.redis_url),

@@ -280,14 +280,14 @@ async def test_a_timed_out_send_is_never_resent_and_fails_after_fifteen_minutes(
     # Given: Twilio answers after the client has given up
     message_id = await queue_one(tech, demo)
     twilio.delay = 1.0
-    await drain(timeout=0.3)
+    await drain(provider_timeout=0.3)
     await asyncio.sleep(twilio.delay)  # the stalled answer is recorded once it is given
     ctx = {"sessions": demo, "redis": services.queue}
 
     # When: swept within fifteen minutes, with a worker running after
     await change(demo, message_id, send_started_at=utcnow() - timedelta(minutes=14))
     early = await sweep_messages(ctx)
-    await drain(timeout=0.3)
+    await drain(provider_timeout=0.3)
 
     # Then: still awaiting Twilio's callback, and not sent again
     assert early == {"requeued": 0, "failed": 0}

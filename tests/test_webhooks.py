@@ -211,7 +211,7 @@ async def test_a_callback_settles_a_send_whose_request_timed_out(admin, demo, tw
         if not body["sendSms"]["errors"]:
             break
     message_id = int(body["sendSms"]["message"]["id"])
-    await drain(timeout=0.1)
+    await drain(provider_timeout=0.1)
     waiting = await message_row(demo, message_id)
     assert waiting.status is SmsStatus.SENDING and waiting.provider_message_id is None
 
