@@ -152,7 +152,7 @@ async def send_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[int
             opted_out = await opted_out_numbers(session, [m.to_number for m in claimed])
     except OperationalError:
         # Nothing was claimed (the transaction rolled back): the whole job can simply run again.
-        raise Retry(defer=timedelta(seconds=1)) from None
+        raise Retry(defer=timedelta(seconds=ctx.get("backoff_seconds", 1.0))) from None
     redis = ctx.get("redis")
     for message in claimed:
         await announce(redis, message.id, SmsStatus.SENDING)
