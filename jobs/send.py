@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -28,6 +30,9 @@ MAX_TRIES = 5
 RECORD_RETRIES = (0.5, 1, 2, 4, 8)
 # Provider requests in flight per worker process, however many jobs run at once.
 SEND_CONCURRENCY = 100
+# Messages claimed together once they hold their slots; a killed worker leaves at most
+# SEND_CONCURRENCY claimed and in flight, whatever the chunk size.
+CLAIM_CHUNK = 50
 OPTED_OUT_REASON = "The recipient has opted out of SMS messages (replied STOP)."
 
 
@@ -59,10 +64,33 @@ async def settle(ctx: dict[str, Any], message_id: int, status: SmsStatus, **valu
     return changed
 
 
-def sending_slots(ctx: dict[str, Any]) -> asyncio.Semaphore:
-    slots = ctx.get("sending_slots")
+class SendSlots:
+    """Provider requests a worker may have in flight. A chunk takes its slots before it claims,
+    so no message waits as SENDING for a turn it may never get (a killed worker would leave it
+    claimed but never tried)."""
+
+    def __init__(self, size: int = SEND_CONCURRENCY):
+        self.free = asyncio.Semaphore(size)
+        # One taker at a time: two chunks each holding half the slots would wait forever.
+        self.taking = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, count: int) -> AsyncIterator[None]:
+        async with self.taking:
+            for _ in range(count):
+                await self.free.acquire()
+        try:
+            yield
+        finally:
+            for _ in range(count):
+                self.free.release()
+
+
+def send_slots(ctx: dict[str, Any]) -> SendSlots:
+    """The worker's slots (jobs.worker.startup); a context of its own gets its own."""
+    slots = ctx.get("send_slots")
     if slots is None:
-        slots = ctx["sending_slots"] = asyncio.Semaphore(SEND_CONCURRENCY)
+        slots = ctx["send_slots"] = SendSlots()
     return slots
 
 
@@ -74,8 +102,7 @@ async def attempt(ctx: dict[str, Any], message: Claimed, opted_out: bool) -> Out
             {"error_code": ErrorCode.OPTED_OUT.value, "error_message": OPTED_OUT_REASON},
         )
     try:
-        async with sending_slots(ctx):
-            accepted = await ctx["provider"].send(message.id, message.to_number, message.body)
+        accepted = await ctx["provider"].send(message.id, message.to_number, message.body)
     except Refused as refusal:
         return Outcome(
             "refused",
@@ -143,7 +170,19 @@ async def record_once(
 
 
 async def send_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[int, Outcome]:
-    """Send each message at most once, whatever retries, restarts or second workers do."""
+    """Send each message at most once, whatever retries, restarts or second workers do.
+
+    A chunk at a time, each claimed only once it holds provider slots for all its messages.
+    """
+    outcomes: dict[int, Outcome] = {}
+    for i in range(0, len(message_ids), CLAIM_CHUNK):
+        chunk = message_ids[i : i + CLAIM_CHUNK]
+        async with send_slots(ctx).hold(len(chunk)):
+            outcomes |= await send_chunk(ctx, chunk)
+    return outcomes
+
+
+async def send_chunk(ctx: dict[str, Any], message_ids: list[int]) -> dict[int, Outcome]:
     try:
         async with ctx["sessions"].begin() as session:
             claimed = await claim(session, message_ids)

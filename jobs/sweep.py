@@ -17,7 +17,7 @@ from models.enums import SmsStatus
 from models.errors import ErrorCode
 from models.sms import SmsMessage
 
-UNSETTLED_AFTER = timedelta(minutes=15)
+UNSETTLED_AFTER = timedelta(minutes=15)  # unless Settings.unsettled_after_seconds says otherwise
 LOST_AFTER = timedelta(minutes=1)
 UNKNOWN_OUTCOME = (
     "The SMS provider never confirmed this message; whether it reached the phone is unknown."
@@ -35,6 +35,12 @@ async def requeue(redis: Any, message_id: int) -> None:
     if await Job(job_id, redis).status() is JobStatus.complete:
         await redis.delete(result_key_prefix + job_id)
     await enqueue_send(redis, message_id)
+
+
+def unsettled_after(ctx: dict[str, Any]) -> timedelta:
+    settings = ctx.get("settings")
+    seconds = getattr(settings, "unsettled_after_seconds", None)
+    return timedelta(seconds=seconds) if seconds else UNSETTLED_AFTER
 
 
 async def sweep_messages(ctx: dict[str, Any]) -> dict[str, int]:
@@ -64,7 +70,7 @@ async def sweep_messages(ctx: dict[str, Any]) -> dict[str, int]:
                 select(SmsMessage.id).where(
                     SmsMessage.status == SmsStatus.SENDING,
                     col(SmsMessage.retry_at).is_(None),
-                    col(SmsMessage.send_started_at) < now - UNSETTLED_AFTER,
+                    col(SmsMessage.send_started_at) < now - unsettled_after(ctx),
                 )
             )
         ).all()

@@ -10,7 +10,7 @@ from arq.worker import func
 
 from jobs.providers import LogProvider, Provider
 from jobs.reminders import check_reminder_events
-from jobs.send import send_sms, send_sms_batch
+from jobs.send import SendSlots, send_sms, send_sms_batch
 from jobs.sweep import sweep_messages
 from jobs.twilio import TwilioProvider
 from models.channels import (
@@ -33,6 +33,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["engine"] = create_engine(settings.database_url)
     ctx["sessions"] = session_factory(ctx["engine"])
     ctx.setdefault("provider", provider_for(settings))
+    # Made here, in the context every job's own context is copied from, so all jobs share it.
+    ctx.setdefault("send_slots", SendSlots())
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

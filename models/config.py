@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     secret_key: str = PLACEHOLDER_SECRET
     token_ttl_hours: int = 24 * 30
     max_body_bytes: int = 256 * 1024
+    # A message handed to the provider with no answer by then becomes FAILED, outcome unknown.
+    unsettled_after_seconds: int = 15 * 60
     # A websocket that has not sent connection_init by then is closed (4408).
     websocket_init_timeout_seconds: float = 10.0
     # Run an arq worker inside the API process; `serve` turns it on with its embedded Redis.

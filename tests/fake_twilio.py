@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -44,8 +45,12 @@ class FakeTwilio:
     delay: float = 0.0
     # HTTP status to answer with instead of 201 (e.g. 500 or 429).
     status: int | None = None
+    # When set, Twilio's "sent" and "delivered" status callbacks follow each accepted message
+    # after this many seconds, signed, to the StatusCallback URL it carried.
+    callback_after: float | None = None
     port: int = 0
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _callbacks: set = field(default_factory=set)
 
     @property
     def base_url(self) -> str:
@@ -73,9 +78,25 @@ class FakeTwilio:
                 return JSONResponse({"code": code, "message": f"A '{name}' is required.",
                                      "status": 400}, status_code=400)
         message_sid = f"SM{next(self._ids):032x}"
+        if self.callback_after is not None and form.get("StatusCallback"):
+            task = asyncio.get_running_loop().create_task(
+                self.call_back(form["StatusCallback"], message_sid))
+            self._callbacks.add(task)
+            task.add_done_callback(self._callbacks.discard)
         return JSONResponse({"sid": message_sid, "account_sid": ACCOUNT_SID, "to": form["To"],
                              "from": form["From"], "body": form["Body"], "status": "queued",
                              "num_segments": "1", "error_code": None}, status_code=201)
+
+    async def call_back(self, url: str, message_sid: str) -> None:
+        await asyncio.sleep(self.callback_after)
+        async with httpx.AsyncClient(timeout=10) as client:
+            for status in ("sent", "delivered"):
+                form = {"AccountSid": ACCOUNT_SID, "MessageSid": message_sid,
+                        "MessageStatus": status}
+                try:
+                    await client.post(url, data=form, headers=signed_form(url, form))
+                except httpx.HTTPError:
+                    return
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/2010-04-01/Accounts/{sid}/Messages.json", self.messages,
