@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from itertools import groupby
@@ -20,15 +20,13 @@ from models.columns import utcnow
 from models.company import SETTINGS_ID, GlobalSettings, User
 from models.enums import RecipientKind, SmsSource, SmsStatus
 from models.errors import DomainError
-from models.recipients import Recipient, client_number, eligibility
-from models.sms import OptOut, ReminderEvent, SmsMessage, SmsMessageAppointment, SmsTemplate
+from models.recipients import Recipient, client_number, eligibility, opted_out_numbers
+from models.sms import ReminderEvent, SmsMessage, SmsMessageAppointment, SmsTemplate
 from models.status_feed import announce
 from models.templates import TemplateValues, render_checked
 from models.work import Appointment, Job, Task
 
 BATCH = 2000
-# Keeps IN (...) lists well inside every database's parameter limit.
-LOOKUP_CHUNK = 500
 
 
 @dataclass
@@ -151,19 +149,6 @@ async def due_appointments(session: AsyncSession, start: datetime, end: datetime
     return [Due(*row) for row in rows.all()]
 
 
-async def opted_out_among(session: AsyncSession, numbers: Iterable[str | None]) -> set[str]:
-    wanted = sorted({n for n in numbers if n})
-    out: set[str] = set()
-    for i in range(0, len(wanted), LOOKUP_CHUNK):
-        rows = await session.exec(
-            select(OptOut.number).where(
-                col(OptOut.number).in_(wanted[i : i + LOOKUP_CHUNK]), OptOut.opted_out == true()
-            )
-        )
-        out.update(rows.all())
-    return out
-
-
 def reminder_row(
     group: Sequence[Due],
     event: ReminderEvent,
@@ -262,7 +247,7 @@ async def run_event(
         else client_number(g[0].client_sms, g[0].client_code, g[0].client_mobile)
         for g in groups
     ]
-    opted_out = await opted_out_among(session, first_numbers)
+    opted_out = await opted_out_numbers(session, first_numbers)
     result = RunResult()
     dialect = session.bind.dialect.name
     messages = SmsMessage.__table__

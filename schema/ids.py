@@ -15,5 +15,16 @@ def row_id(value: str | None, field: str) -> int:
     return parsed
 
 
+async def existing_row(
+    session, model, value: str | None, field: str = "id", what: str | None = None
+):
+    """The row `value` names, or NOT_FOUND on the input field that named it."""
+    row = await session.get(model, row_id(value, field))
+    if row is None:
+        name = what or field.removesuffix("Id")
+        raise DomainError(ErrorCode.NOT_FOUND, f"No such {name}.", field=field)
+    return row
+
+
 def optional_row_id(value: str | None, field: str) -> int | None:
     return None if value is None else row_id(value, field)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func, true
+from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
 
 from models import (
@@ -17,7 +17,6 @@ from models import (
     Contact,
     GlobalSettings,
     Job,
-    OptOut,
     Profile,
     ReminderEvent,
     SmsMessage,
@@ -30,6 +29,7 @@ from models import (
 from models.company import SETTINGS_ID
 from models.db import Sessions
 from models.enums import SmsStatus
+from models.recipients import opted_out_numbers
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -141,13 +141,7 @@ def grouped(sessions: Sessions, model: type[SQLModel], key: Any, order: Sequence
 def opt_outs(sessions: Sessions) -> LoadFn:
     async def load(numbers: Sequence[str]) -> list[bool]:
         async with sessions() as session:
-            rows = await session.exec(
-                select(OptOut.number).where(
-                    col(OptOut.number).in_(numbers),
-                    OptOut.opted_out == true(),
-                )
-            )
-            out = set(rows.all())
+            out = await opted_out_numbers(session, numbers)
         return [n in out for n in numbers]
 
     return load

@@ -16,9 +16,9 @@ from models.reminder_rules import check_event_template, check_interval, check_ru
 from models.templates import validate_template
 from schema.context import Info
 from schema.errors import UserError, user_errors
-from schema.ids import row_id
+from schema.ids import existing_row, row_id
 from schema.messages import ReminderEvent, SmsTemplate, SmsTemplateKind
-from schema.mutations.clients import existing, required_name
+from schema.mutations.clients import required_name
 from schema.permissions import IsAuthenticated, require_admin
 
 MAX_TEMPLATE_LENGTH = 2000
@@ -119,7 +119,7 @@ class AdminMutation:
     ) -> SmsTemplatePayload:
         await administrator(info)
         async with info.context.sessions.begin() as session:
-            row = await existing(session, SmsTemplateRow, id, "template")
+            row = await existing_row(session, SmsTemplateRow, id, what="template")
             if input.name is not None:
                 row.name = required_name(input.name)
             if input.body is not None:
@@ -175,7 +175,7 @@ class AdminMutation:
     ) -> ReminderEventPayload:
         await administrator(info, reminders=True)
         async with info.context.sessions.begin() as session:
-            row = await existing(session, ReminderEventRow, id, "reminder event")
+            row = await existing_row(session, ReminderEventRow, id, what="reminder event")
             if input.description is not None:
                 row.description = description(input.description)
             if input.interval_days is not None:

@@ -22,7 +22,7 @@ from models.errors import DomainError, ErrorCode
 from schema.appointments import Appointment
 from schema.context import Info
 from schema.errors import UserError, user_errors
-from schema.ids import row_id
+from schema.ids import existing_row, row_id
 from schema.permissions import IsAuthenticated
 from schema.queries.sms import RecipientInput
 
@@ -54,13 +54,6 @@ class AppointmentPayload:
         description="Problems that did not stop the save (e.g. reminder "
         "validation when the field is read-only for this user).",
     )
-
-
-async def fetch(session, model, id: strawberry.ID, field: str):
-    row = await session.get(model, row_id(id, field))
-    if row is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"No such {field.removesuffix('Id')}.", field=field)
-    return row
 
 
 def check_times(start: datetime, end: datetime) -> None:
@@ -95,7 +88,7 @@ async def set_owner(
 ) -> None:
     if input.user_id is None:
         return
-    owner = await fetch(session, UserRow, input.user_id, "userId")
+    owner = await existing_row(session, UserRow, input.user_id, "userId")
     if owner.id != user.id and not profile.global_administrator:
         raise DomainError(
             ErrorCode.PERMISSION_DENIED,
@@ -113,10 +106,10 @@ async def set_work(
         input.job_id is not None and row_id(input.job_id, "jobId") != row.job_id
     )
     job_id = input.job_id if input.job_id is not None else str(row.job_id)
-    job = await fetch(session, JobRow, job_id, "jobId")
+    job = await existing_row(session, JobRow, job_id, "jobId")
     row.job_id = job.id
     if input.task_id is not None:
-        row.task_id = (await fetch(session, TaskRow, input.task_id, "taskId")).id
+        row.task_id = (await existing_row(session, TaskRow, input.task_id, "taskId")).id
     elif job_changed:
         row.task_id = None
     task = await session.get(TaskRow, row.task_id) if row.task_id else None
@@ -204,5 +197,5 @@ class AppointmentsMutation:
         self, info: Info, id: strawberry.ID, input: AppointmentInput
     ) -> AppointmentPayload:
         async with info.context.sessions() as session:
-            row = await fetch(session, AppointmentRow, id, "id")
+            row = await existing_row(session, AppointmentRow, id, what="appointment")
         return await save(info, row, input)

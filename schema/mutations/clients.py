@@ -18,7 +18,7 @@ from models.phone import check_client_mobile, sms_number
 from schema.clients import Client, Contact
 from schema.context import Info
 from schema.errors import UserError, user_errors
-from schema.ids import row_id
+from schema.ids import existing_row, row_id
 from schema.permissions import IsAuthenticated, require_edit_contact, require_visible
 from schema.queries.clients import ClientFilter, clients_matching
 
@@ -93,13 +93,6 @@ async def contact_editor(info: Info) -> None:
     require_edit_contact(profile)
 
 
-async def existing(session, model, id: str, what: str):
-    row = await session.get(model, row_id(id, "id"))
-    if row is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"No such {what}.", field="id")
-    return row
-
-
 def apply_mobile(client: ClientRow, input: ClientInput) -> None:
     code = (
         input.mobile_country_code
@@ -124,7 +117,7 @@ class ClientsMutation:
     ) -> ClientPayload:
         info.context.require_user()
         async with info.context.sessions.begin() as session:
-            client = await existing(session, ClientRow, id, "client")
+            client = await existing_row(session, ClientRow, id, what="client")
             if input.name is not None:
                 client.name = required_name(input.name)
             if input.active is not None:
@@ -210,7 +203,7 @@ class ClientsMutation:
     ) -> ContactPayload:
         await contact_editor(info)
         async with info.context.sessions.begin() as session:
-            contact = await existing(session, ContactRow, id, "contact")
+            contact = await existing_row(session, ContactRow, id, what="contact")
             if (
                 input.client_id is not None
                 and row_id(input.client_id, "clientId") != contact.client_id
@@ -256,7 +249,7 @@ class ClientsMutation:
     ) -> ContactPayload:
         await contact_editor(info)
         async with info.context.sessions.begin() as session:
-            contact = await existing(session, ContactRow, id, "contact")
+            contact = await existing_row(session, ContactRow, id, what="contact")
             contact_numbers.set_number(contact, NumberField[field.name], value)
         return ContactPayload(contact=Contact.from_row(contact))
 
@@ -270,6 +263,6 @@ class ClientsMutation:
     ) -> ContactPayload:
         await contact_editor(info)
         async with info.context.sessions.begin() as session:
-            contact = await existing(session, ContactRow, id, "contact")
+            contact = await existing_row(session, ContactRow, id, what="contact")
             contact_numbers.copy_to_sms(contact, NumberField[from_.name])
         return ContactPayload(contact=Contact.from_row(contact))

@@ -8,10 +8,10 @@ from sqlmodel import select
 
 from models import ReminderEvent as ReminderEventRow
 from models import SmsTemplate as SmsTemplateRow
-from models.enums import SmsTemplateKind as SmsTemplateKindEnum
 from models.errors import DomainError, ErrorCode
 from models.recipients import RecipientRef, load_recipient, recipients_of_client
 from models.segments import check_message, measure
+from models.sending import template_for_manual_send
 from models.subjects import Subject, load_subject
 from models.templates import render
 from schema.clients import Recipient, RecipientKind
@@ -50,17 +50,6 @@ async def visible_subject(info: Info, session, appointment_id, time_entry_id) ->
     if subject.owner_id != user.id and not profile.global_administrator:
         raise denied("Only a Global Administrator can message about other users' appointments.")
     return subject
-
-
-async def usable_template(session, template_id: str, kind: SmsTemplateKindEnum) -> SmsTemplateRow:
-    template = await session.get(SmsTemplateRow, row_id(template_id, "templateId"))
-    if template is None or template.kind is not kind or not template.active:
-        raise DomainError(
-            ErrorCode.INVALID_TEMPLATE,
-            f"Choose an active {kind.name.replace('_', ' ').lower()} template.",
-            field="templateId",
-        )
-    return template
 
 
 @strawberry.type
@@ -133,8 +122,8 @@ class SmsQuery:
                 async with info.context.sessions() as session:
                     subject = await visible_subject(info, session, appointment_id, time_entry_id)
                     if use_template:
-                        template = await usable_template(
-                            session, template_id, SmsTemplateKindEnum.APPOINTMENT
+                        template = await template_for_manual_send(
+                            session, row_id(template_id, "templateId")
                         )
                         recipient = await load_recipient(session, subject.default_recipient)
             if use_template:
