@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,7 +13,7 @@ from typing import Any
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
-from arq.worker import Worker, create_worker
+from cross_web import HTTPException
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -20,11 +21,12 @@ from starlette.authentication import AuthenticationError
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
+from api import graphiql, request_json, telemetry
 from api.auth import (
     BearerTokenBackend,
     SignedInUser,
@@ -33,8 +35,12 @@ from api.auth import (
     unavailable,
 )
 from api.limits import BodySizeLimit
+from api.metrics import metrics_endpoint
+from api.request_ids import RequestIds
 from api.webhooks import inbound_endpoint, status_endpoint
-from jobs.worker import WorkerSettings
+from jobs.presence import worker_last_seen
+from jobs.steady_worker import SteadyWorker
+from jobs.worker import build_worker
 from models.config import Settings, get_settings
 from models.db import Sessions, create_engine, session_factory
 from schema import build_schema
@@ -91,16 +97,21 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def start_worker(services: Services) -> Worker:
-    """An arq worker in this process, on the API's Redis (embedded defaults)."""
-    worker = create_worker(
-        WorkerSettings,
-        handle_signals=False,
-        redis_settings=RedisSettings.from_dsn(services.settings.redis_url),
-        ctx={"settings": services.settings},
-    )
+def start_worker(services: Services) -> SteadyWorker:
+    """An arq worker in this process, on the API's Redis (embedded defaults); like a separate
+    worker it rides out Redis and database outages."""
+    worker = build_worker(services.settings, handle_signals=False)
     asyncio.get_running_loop().create_task(worker.async_run())
     return worker
+
+
+async def worker_check(queue: ArqRedis) -> tuple[bool, str]:
+    """Whether a worker wrote arq's health check key lately (any worker, on this Redis)."""
+    try:
+        seen = await worker_last_seen(queue)
+    except Exception:
+        return False, "unknown (Redis unavailable)"
+    return (False, "not seen") if seen is None else (True, f"seen {seen:.0f} s ago")
 
 
 class GraphQLApp(GraphQL):
@@ -108,7 +119,9 @@ class GraphQLApp(GraphQL):
         # Introspection and GraphiQL help developers and attackers alike: development only.
         development = settings.environment == "development"
         super().__init__(
-            build_schema(settings.production, introspection=development),
+            build_schema(
+                settings.production, introspection=development, tracing=telemetry.tracing()
+            ),
             graphql_ide="graphiql" if development else None,
             allow_queries_via_get=False,
             subscription_protocols=("graphql-transport-ws",),
@@ -116,6 +129,21 @@ class GraphQLApp(GraphQL):
             max_subscriptions_per_connection=MAX_SUBSCRIPTIONS,
         )
         self.services = services
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page()
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Bodies over HTTP and messages over websockets alike.
+        return request_json.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except request_json.NestedTooDeeply as error:
+            raise HTTPException(400, str(error)) from error
+        except json.JSONDecodeError as error:
+            raise HTTPException(400, "Unable to parse request body as JSON") from error
 
     async def get_context(self, request: Any, response: Any) -> Context:
         user = request.scope.get("user")
@@ -152,6 +180,8 @@ class GraphQLApp(GraphQL):
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     """The app; given `services` it uses them as they are, else it opens its own in the lifespan."""
     settings = services.settings if services else settings or get_settings()
+    # Before the engines are made (in the lifespan) and the schema is built: both get traced.
+    telemetry.start(settings)
     holder: dict[str, Services] = {}
 
     def current() -> Services:
@@ -183,9 +213,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             checks["database"] = True
         with contextlib.suppress(Exception):
             checks["redis"] = bool(current().queue and await current().queue.ping())
-        ready = all(checks.values())
+        worker_seen, worker = (
+            await worker_check(current().queue)
+            if checks["redis"]
+            else (False, "unknown (Redis unavailable)")
+        )
+        ready = all(checks.values()) and worker_seen
         return JSONResponse(
-            {"status": "ready" if ready else "unavailable", **checks},
+            {"status": "ready" if ready else "unavailable", **checks, "worker": worker},
             status_code=200 if ready else 503,
         )
 
@@ -198,8 +233,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Route("/webhooks/twilio/inbound", inbound_endpoint(current), methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint(current)),
+            *(graphiql.routes() if graphql.graphql_ide else ()),
         ],
         middleware=[
+            # Outermost: even a refused body or an unavailable sign-in answers with its id.
+            Middleware(RequestIds),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(
                 AuthenticationMiddleware,

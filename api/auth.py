@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.authentication import (
     AuthCredentials,
     AuthenticationBackend,
@@ -15,8 +14,9 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
 from models import Profile, User
-from models.accounts import user_for_token
+from models.accounts import TOKEN_DIGEST_SCOPE_KEY, token_digest, user_for_token
 from models.db import Sessions
+from models.outages import is_outage
 from schema.outages import UNAVAILABLE, UNAVAILABLE_CODE
 
 
@@ -48,8 +48,10 @@ async def signed_in(sessions: Sessions, token: str | None) -> SignedInUser | Non
     try:
         async with sessions() as session:
             found = await user_for_token(session, token)
-    except SQLAlchemyError as error:
-        raise AuthenticationError(UNAVAILABLE) from error
+    except Exception as error:
+        if is_outage(error):
+            raise AuthenticationError(UNAVAILABLE) from error
+        raise
     return SignedInUser(*found) if found else None
 
 
@@ -69,7 +71,9 @@ class BearerTokenBackend(AuthenticationBackend):
         self.sessions = sessions
 
     async def authenticate(self, conn: HTTPConnection):
-        user = await signed_in(self.sessions(), bearer_token(conn.headers.get("authorization")))
+        token = bearer_token(conn.headers.get("authorization"))
+        user = await signed_in(self.sessions(), token)
         if user is None:
             return None
+        conn.scope[TOKEN_DIGEST_SCOPE_KEY] = token_digest(token)
         return AuthCredentials(["authenticated"]), user

@@ -5,27 +5,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging.config
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
 
 import uvicorn
-from arq.connections import RedisSettings
-from arq.logs import default_log_config
-from arq.worker import run_worker
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 import migrations
-from api.embedded_redis import resolve_redis_url
+from api import logs
+from api.embedded_redis import EmbeddedRedis, resolve_redis_url
 from models import Profile, User
-from models.accounts import hash_password, normalise_email
+from models.accounts import hash_password
 from models.backfill import BackfillCounts, backfill_sms_numbers
-from models.config import Settings, get_settings
+from models.config import Settings, get_settings, local_address
 from models.db import Sessions, create_engine, session_factory
 from models.demo import DEMO_LOGINS, seed_demo
+from models.errors import DomainError
+from models.names import required_name
+from models.outages import is_outage
+from models.people import check_email, check_password, free_email
+
+if TYPE_CHECKING:
+    from jobs.steady_worker import Outage
 
 T = TypeVar("T")
 
@@ -36,6 +42,8 @@ class CommandError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    settings = get_settings()
+    logs.configure(settings.log_format, settings.log_level)
     try:
         return args.run(args) or 0
     except CommandError as error:
@@ -48,32 +56,99 @@ def serve(args: argparse.Namespace) -> int:
     migrations.upgrade(settings.database_url)
     if settings.environment == "development" and not args.no_seed:
         _seed(settings)
-    redis_url, embedded = resolve_redis_url(settings)
     try:
-        # The app reads REDIS_URL through get_settings(), so hand it the embedded server there.
+        redis_url, embedded = resolve_redis_url(settings)
+    except RuntimeError as error:
+        raise CommandError(str(error)) from None
+    try:
+        # The app reads its settings through get_settings(), so hand it the embedded server and
+        # the address Twilio signs its webhooks for there.
         os.environ["REDIS_URL"] = redis_url
+        os.environ["PUBLIC_BASE_URL"] = settings.listening_on(args.host, args.port).public_base_url
         if embedded is not None:
             os.environ["EMBEDDED_WORKER"] = "true"
         get_settings.cache_clear()
-        print(f"GraphiQL: http://{args.host}:{args.port}/graphql", file=sys.stderr)
-        uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port)
+        for line in startup_lines(get_settings(), local_address(args.host, args.port), embedded):
+            print(line, file=sys.stderr)
+        uvicorn.run(
+            "api.app:create_app", factory=True, host=args.host, port=args.port, log_config=None
+        )
     finally:
         if embedded is not None:
             embedded.stop()
     return 0
 
 
+def startup_lines(settings: Settings, address: str, embedded: EmbeddedRedis | None) -> list[str]:
+    """What `serve` says before it starts: where to go, and what it is running with."""
+    page = "GraphiQL" if settings.environment == "development" else "GraphQL"
+    redis = (
+        f"embedded, {settings.redis_url} ({embedded.binary}), with a worker in this process"
+        if embedded is not None
+        else _without_password(settings.redis_url or "")
+    )
+    lines = [
+        f"{page}: {address}/graphql",
+        f"Database: {_without_password(settings.database_url)}",
+        f"Redis: {redis}",
+    ]
+    if settings.sms_provider != "twilio":
+        return [*lines, "SMS provider: log (messages are written to the log, not sent)"]
+    base = settings.public_base_url.rstrip("/")
+    lines += [
+        f"SMS provider: twilio, from {settings.twilio_from_number or '(TWILIO_FROM_NUMBER unset)'}",
+        "Twilio webhooks (PUBLIC_BASE_URL; Twilio signs its requests for these addresses):",
+        f"  A message comes in: {base}/webhooks/twilio/inbound",
+        f"  Status callback:    {base}/webhooks/twilio/status",
+    ]
+    if urlsplit(base).hostname in ("127.0.0.1", "localhost", "::1"):
+        lines.append("  Twilio cannot reach this machine's own address: set PUBLIC_BASE_URL.")
+    return lines
+
+
+def _without_password(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def worker(args: argparse.Namespace) -> int:
+    """Runs until a signal: an outage of Redis or the database, even at start, is waited out."""
     settings = get_settings()
     if not settings.redis_url:
         # An embedded Redis here would be a different server from the API's: no job would arrive.
         raise CommandError("set REDIS_URL to the Redis the API uses; a separate worker needs it.")
-    migrations.upgrade(settings.database_url)
-    from jobs.worker import WorkerSettings  # imported here so other commands work without jobs/
+    # Imported here so other commands work without jobs/.
+    from api import telemetry
+    from api.metrics import WorkerMetrics
+    from jobs.steady_worker import Outage
+    from jobs.worker import build_worker
 
-    logging.config.dictConfig(default_log_config(verbose=False))
-    run_worker(WorkerSettings, redis_settings=RedisSettings.from_dsn(settings.redis_url))
+    telemetry.start(settings, service="timetrak-sms-worker")
+    metrics = None
+    if args.metrics_port is not None:
+        try:
+            metrics = WorkerMetrics(settings, args.metrics_host, args.metrics_port).start()
+        except OSError as error:
+            raise CommandError(f"no metrics on port {args.metrics_port}: {error}") from None
+    try:
+        _migrate_when_reachable(settings.database_url, Outage("database"))
+        build_worker(settings).run()
+    finally:
+        if metrics is not None:
+            metrics.stop()
     return 0
+
+
+def _migrate_when_reachable(database_url: str, outage: Outage) -> None:
+    while True:
+        try:
+            migrations.upgrade(database_url)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            time.sleep(outage.failed(error))
+        else:
+            outage.over()
+            return
 
 
 def migrate(args: argparse.Namespace) -> int:
@@ -92,16 +167,16 @@ def seed(args: argparse.Namespace) -> int:
 
 def create_user(args: argparse.Namespace) -> int:
     password = args.password if args.password is not None else getpass.getpass("Password: ")
-    if not password:
-        raise CommandError("the password must not be empty.")
-    email = normalise_email(args.email)
     profile_name = args.profile or ("Administrator" if args.admin else "Staff")
-    profile = _with_sessions(
-        get_settings(),
-        lambda sessions: _add_user(
-            sessions, email, args.name.strip(), password, profile_name, args.admin
-        ),
-    )
+    try:
+        email, name = check_email(args.email), required_name(args.name)
+        check_password(password)
+        profile = _with_sessions(
+            get_settings(),
+            lambda sessions: _add_user(sessions, email, name, password, profile_name, args.admin),
+        )
+    except DomainError as error:
+        raise CommandError(error.message) from None
     print(f"Created user {email} with profile {profile}.")
     return 0
 
@@ -138,8 +213,7 @@ async def _add_user(
 ) -> str:
     """The new user's profile name; the profile is made when no profile has that name."""
     async with sessions.begin() as session:
-        if (await session.exec(select(User.id).where(User.email == email))).first() is not None:
-            raise CommandError(f"a user with the e-mail {email} already exists.")
+        await free_email(session, email)
         profile = (await session.exec(select(Profile).where(Profile.name == profile_name))).first()
         if profile is None:
             profile = Profile(
@@ -199,7 +273,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--host", default="127.0.0.1")
     sub.add_argument("--port", type=int, default=8000)
     sub.add_argument("--no-seed", action="store_true", help="Do not add the demo data.")
-    command("worker", worker, "Migrate, then run the arq worker (needs REDIS_URL).")
+    sub = command("worker", worker, "Migrate, then run the arq worker (needs REDIS_URL).")
+    sub.add_argument(
+        "--metrics-port",
+        type=int,
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics (METRICS_TOKEN applies).",
+    )
+    sub.add_argument(
+        "--metrics-host", default="127.0.0.1", help="Address for --metrics-port (127.0.0.1)."
+    )
     command("migrate", migrate, "Bring the database schema up to date.")
     command("seed-demo", seed, "Migrate and add the demo company, unless already present.")
     sub = command("create-user", create_user, "Add a user who can sign in.")

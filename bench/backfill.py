@@ -42,35 +42,54 @@ def contact_numbers(rnd: random.Random, n: int) -> dict:
     if roll < 0.35:  # a mobile as people type it
         return dict(mobile=mobile, phone=landline if roll < 0.1 else None, sms_number=None)
     if roll < 0.50:  # a mobile that needs the suggested fix
-        fixable = rnd.choice([f"0064 21 {digits[:3]} {digits[3:]}", f"64 21{digits}",
-                              f"{mobile} (mob)", f"+64 021 {digits[:3]} {digits[3:]}"])
+        fixable = rnd.choice(
+            [
+                f"0064 21 {digits[:3]} {digits[3:]}",
+                f"64 21{digits}",
+                f"{mobile} (mob)",
+                f"+64 021 {digits[:3]} {digits[3:]}",
+            ]
+        )
         return dict(mobile=fixable, phone=None, sms_number=None)
     if roll < 0.60:  # no mobile, but the phone is one
         return dict(mobile=None, phone=mobile, sms_number=None)
     if roll < 0.75:  # landlines only (NZ and AU)
-        return dict(mobile=rnd.choice([None, landline]),
-                    phone=rnd.choice([landline, f"(02) 9{digits[:3]} {digits[3:]}"]),
-                    sms_number=None)
+        return dict(
+            mobile=rnd.choice([None, landline]),
+            phone=rnd.choice([landline, f"(02) 9{digits[:3]} {digits[3:]}"]),
+            sms_number=None,
+        )
     if roll < 0.90:  # nothing usable
-        return dict(mobile=rnd.choice([None, "", "n/a"]), phone=rnd.choice([None, ""]),
-                    sms_number=None)
+        return dict(
+            mobile=rnd.choice([None, "", "n/a"]), phone=rnd.choice([None, ""]), sms_number=None
+        )
     return dict(mobile=mobile, phone=None, sms_number=f"+6421{digits}")  # already set
 
 
 def contact_rows(count: int, seed: int = 11):
     rnd = random.Random(seed)
     for n in range(1, count + 1):
-        yield dict(id=n, client_id=(n - 1) // CONTACTS_PER_CLIENT + 1, name=f"Contact {n}",
-                   active=True, copy_mobile_to_sms=False, **contact_numbers(rnd, n))
+        yield dict(
+            id=n,
+            client_id=(n - 1) // CONTACTS_PER_CLIENT + 1,
+            name=f"Contact {n}",
+            active=True,
+            **contact_numbers(rnd, n),
+        )
 
 
 async def load(url: str, contacts: int) -> None:
     engine = create_engine(url)
     clients = -(-contacts // CONTACTS_PER_CLIENT)
     async with engine.begin() as connection:
-        await insert_rows(connection, Client.__table__, (
-            dict(id=c, name=f"Client {c}", active=True, sms_reminders=False)
-            for c in range(1, clients + 1)))
+        await insert_rows(
+            connection,
+            Client.__table__,
+            (
+                dict(id=c, name=f"Client {c}", active=True, sms_reminders=False)
+                for c in range(1, clients + 1)
+            ),
+        )
         await insert_rows(connection, Contact.__table__, contact_rows(contacts))
         await after_bulk_load(connection, [Client.__table__, Contact.__table__])
     await engine.dispose()
@@ -79,8 +98,11 @@ async def load(url: str, contacts: int) -> None:
 async def missing_numbers(url: str) -> int:
     engine = create_engine(url)
     async with engine.connect() as connection:
-        count = (await connection.execute(
-            select(func.count()).where(Contact.__table__.c.sms_number.is_(None)))).scalar_one()
+        count = (
+            await connection.execute(
+                select(func.count()).where(Contact.__table__.c.sms_number.is_(None))
+            )
+        ).scalar_one()
     await engine.dispose()
     return count
 
@@ -90,12 +112,21 @@ def run_command(url: str, batch_size: int) -> dict:
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(PROJECT)}
     # Under /usr/bin/time: a child's ru_maxrss keeps the RSS of the process it was forked from,
     # so wait4 on a child of this (large) process would report this process's size.
-    command = ["/usr/bin/time", "-f", "PEAK_RSS_KB %M",
-               sys.executable, "-m", "api.cli", "backfill-sms-numbers",
-               "--batch-size", str(batch_size)]
+    command = [
+        "/usr/bin/time",
+        "-f",
+        "PEAK_RSS_KB %M",
+        sys.executable,
+        "-m",
+        "api.cli",
+        "backfill-sms-numbers",
+        "--batch-size",
+        str(batch_size),
+    ]
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     progress: list[str] = []
     reader = threading.Thread(target=lambda: progress.extend(process.stderr), daemon=True)
     reader.start()
@@ -117,8 +148,13 @@ def run_command(url: str, batch_size: int) -> dict:
     peak = next(int(line.split()[1]) for line in progress if line.startswith("PEAK_RSS_KB"))
     if process.returncode != 0:
         raise RuntimeError(f"backfill failed ({process.returncode}): {''.join(progress)[-2000:]}")
-    return dict(seconds=seconds, output=stdout.strip(), peak_rss=peak * 1024,
-                samples=samples, first_batch_at=_first_progress_time(samples))
+    return dict(
+        seconds=seconds,
+        output=stdout.strip(),
+        peak_rss=peak * 1024,
+        samples=samples,
+        first_batch_at=_first_progress_time(samples),
+    )
 
 
 def _command_process(timer: psutil.Process) -> psutil.Process:
@@ -156,25 +192,34 @@ async def bench_one(kind: str, contacts: int, batch_size: int, quick: bool) -> d
     with Stopwatch() as build:
         await load(url, contacts)
     before = await missing_numbers(url)
-    print(f"   {kind} {contacts:,} contacts built in {build.seconds:.1f} s; running the command",
-          flush=True)
+    print(
+        f"   {kind} {contacts:,} contacts built in {build.seconds:.1f} s; running the command",
+        flush=True,
+    )
     run = await asyncio.to_thread(run_command, url, batch_size)
     after = await missing_numbers(url)
     # Contacts/s over the batches: from the first progress line on, leaving out start-up.
     start_up = run["first_batch_at"] or 0.0
-    return dict(db=kind, contacts=contacts, seconds=round(run["seconds"], 1),
-                contacts_per_s=round(contacts / run["seconds"]),
-                peak_rss_mib=round(run["peak_rss"] / 2**20, 1),
-                rss_at_25_50_75_100pct_mib=rss_along(run["samples"], contacts),
-                start_up_s=round(start_up, 1), filled=before - after,
-                result=run["output"], build_s=round(build.seconds, 1))
+    return dict(
+        db=kind,
+        contacts=contacts,
+        seconds=round(run["seconds"], 1),
+        contacts_per_s=round(contacts / run["seconds"]),
+        peak_rss_mib=round(run["peak_rss"] / 2**20, 1),
+        rss_at_25_50_75_100pct_mib=rss_along(run["samples"], contacts),
+        start_up_s=round(start_up, 1),
+        filled=before - after,
+        result=run["output"],
+        build_s=round(build.seconds, 1),
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 and 20,000 contacts")
-    parser.add_argument("--db", nargs="+", default=["sqlite", "postgresql"],
-                        choices=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--db", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
+    )
     parser.add_argument("--sizes", nargs="+", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=2000, help="the command's default")
     args = parser.parse_args()
@@ -186,10 +231,14 @@ def main() -> None:
             print(f"   {row}", flush=True)
             rows.append(row)
     print()
-    save("backfill" + ("_quick" if args.quick else ""), rows, quick=args.quick,
-         batch_size=args.batch_size,
-         note="seconds and contacts/s include the command's start-up (start_up_s); peak RSS "
-              "is /usr/bin/time's maximum resident set size of the command process")
+    save(
+        "backfill" + ("_quick" if args.quick else ""),
+        rows,
+        quick=args.quick,
+        batch_size=args.batch_size,
+        note="seconds and contacts/s include the command's start-up (start_up_s); peak RSS "
+        "is /usr/bin/time's maximum resident set size of the command process",
+    )
 
 
 if __name__ == "__main__":

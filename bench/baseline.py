@@ -49,8 +49,15 @@ from models.enums import RecipientKind, SmsSource, SmsStatus
 from models.recipients import Recipient, client_recipient, client_sms_number, contact_recipient
 from models.segments import check_message
 
-UNAUTHENTICATED = {"data": None, "errors": [{"message": "Sign in first: no or invalid bearer "
-                                             "token.", "extensions": {"code": "UNAUTHENTICATED"}}]}
+UNAUTHENTICATED = {
+    "data": None,
+    "errors": [
+        {
+            "message": "Sign in first: no or invalid bearer token.",
+            "extensions": {"code": "UNAUTHENTICATED"},
+        }
+    ],
+}
 
 
 class Held:
@@ -100,9 +107,10 @@ def calendar_app(engine: AsyncEngine | None = None) -> Starlette:
             appointments = await calendar_json(session, user.id, start, end)
         return JSONResponse({"data": {"calendar": appointments}})
 
-    return Starlette(routes=[Route("/calendar", calendar, methods=["POST"]),
-                             Route("/healthz", healthz)],
-                     lifespan=lambda app: held.lifespan(app, with_queue=False))
+    return Starlette(
+        routes=[Route("/calendar", calendar, methods=["POST"]), Route("/healthz", healthz)],
+        lifespan=lambda app: held.lifespan(app, with_queue=False),
+    )
 
 
 async def by_id(session, model, ids: Sequence[int]) -> dict[int, Any]:
@@ -116,8 +124,11 @@ async def calendar_json(session, owner_id: int, start: datetime, end: datetime) 
     appointments = (
         await session.exec(
             select(Appointment)
-            .where(Appointment.user_id == owner_id, col(Appointment.start) < end,
-                   col(Appointment.end) > start)
+            .where(
+                Appointment.user_id == owner_id,
+                col(Appointment.start) < end,
+                col(Appointment.end) > start,
+            )
             .order_by(Appointment.start, Appointment.id)
         )
     ).all()
@@ -126,51 +137,87 @@ async def calendar_json(session, owner_id: int, start: datetime, end: datetime) 
     jobs = await by_id(session, Job, unique(a.job_id for a in appointments))
     tasks = await by_id(session, Task, unique(a.task_id for a in appointments if a.task_id))
     link = SmsMessageAppointment
-    counts = dict((await session.exec(
-        select(link.appointment_id, func.count())
-        .join(SmsMessage, col(SmsMessage.id) == link.message_id)
-        .where(col(link.appointment_id).in_(unique(a.id for a in appointments)),
-               SmsMessage.status != SmsStatus.FAILED)
-        .group_by(link.appointment_id)
-    )).all())
+    counts = dict(
+        (
+            await session.exec(
+                select(link.appointment_id, func.count())
+                .join(SmsMessage, col(SmsMessage.id) == link.message_id)
+                .where(
+                    col(link.appointment_id).in_(unique(a.id for a in appointments)),
+                    SmsMessage.status != SmsStatus.FAILED,
+                )
+                .group_by(link.appointment_id)
+            )
+        ).all()
+    )
     clients = await by_id(session, Client, unique(j.client_id for j in jobs.values()))
-    contacts = await by_id(session, Contact, unique(a.contact_id for a in appointments
-                                                    if a.contact_id))
+    contacts = await by_id(
+        session, Contact, unique(a.contact_id for a in appointments if a.contact_id)
+    )
     numbers = unique(
-        client_sms_number(clients[jobs[a.job_id].client_id]) if a.contact_id is None
-        else contacts[a.contact_id].sms_number for a in appointments)
+        client_sms_number(clients[jobs[a.job_id].client_id])
+        if a.contact_id is None
+        else contacts[a.contact_id].sms_number
+        for a in appointments
+    )
     numbers = [n for n in numbers if n]
     opted_out = set()
     if numbers:
-        opted_out = set((await session.exec(
-            select(OptOut.number).where(col(OptOut.number).in_(numbers),
-                                        OptOut.opted_out == True)  # noqa: E712
-        )).all())
+        opted_out = set(
+            (
+                await session.exec(
+                    select(OptOut.number).where(
+                        col(OptOut.number).in_(numbers),
+                        OptOut.opted_out == True,  # noqa: E712
+                    )
+                )
+            ).all()
+        )
 
     shown = []
     for a in appointments:
         job, task = jobs[a.job_id], tasks.get(a.task_id)
         client = clients[job.client_id]
-        recipient = (client_recipient(client, opted_out) if a.contact_id is None
-                     else contact_recipient(contacts[a.contact_id], opted_out))
-        shown.append({
-            "id": str(a.id), "start": a.start.isoformat(), "end": a.end.isoformat(),
-            "smsReminder": a.sms_reminder, "smsCount": counts.get(a.id, 0),
-            "job": {"id": str(job.id), "title": job.title, "latitude": job.latitude,
+        recipient = (
+            client_recipient(client, opted_out)
+            if a.contact_id is None
+            else contact_recipient(contacts[a.contact_id], opted_out)
+        )
+        shown.append(
+            {
+                "id": str(a.id),
+                "start": a.start.isoformat(),
+                "end": a.end.isoformat(),
+                "smsReminder": a.sms_reminder,
+                "smsCount": counts.get(a.id, 0),
+                "job": {
+                    "id": str(job.id),
+                    "title": job.title,
+                    "latitude": job.latitude,
                     "longitude": job.longitude,
-                    "client": {"id": str(client.id), "name": client.name,
-                               "smsNumber": client.sms_number}},
-            "task": {"id": str(task.id), "name": task.name} if task else None,
-            "contact": recipient_json(recipient),
-        })
+                    "client": {
+                        "id": str(client.id),
+                        "name": client.name,
+                        "smsNumber": client.sms_number,
+                    },
+                },
+                "task": {"id": str(task.id), "name": task.name} if task else None,
+                "contact": recipient_json(recipient),
+            }
+        )
     return shown
 
 
 def recipient_json(recipient: Recipient) -> dict[str, Any]:
-    return {"kind": recipient.kind.name, "id": str(recipient.id), "name": recipient.name,
-            "smsNumber": recipient.sms_number, "optedOut": recipient.opted_out,
-            "canReceiveSms": recipient.can_receive_sms,
-            "problem": recipient.problem.name if recipient.problem else None}
+    return {
+        "kind": recipient.kind.name,
+        "id": str(recipient.id),
+        "name": recipient.name,
+        "smsNumber": recipient.sms_number,
+        "optedOut": recipient.opted_out,
+        "canReceiveSms": recipient.can_receive_sms,
+        "problem": recipient.problem.name if recipient.problem else None,
+    }
 
 
 def unique(values) -> list:
@@ -188,30 +235,51 @@ def send_sms_app(engine: AsyncEngine | None = None, queue: ArqRedis | None = Non
         text = given["body"]
         length = check_message(text)
         async with held.sessions.begin() as session:
-            appointment, job, client, contact = (await session.exec(
-                select(Appointment, Job, Client, Contact)
-                .join(Job, col(Job.id) == Appointment.job_id)
-                .join(Client, col(Client.id) == Job.client_id)
-                .outerjoin(Contact, col(Contact.id) == Appointment.contact_id)
-                .where(Appointment.id == int(given["appointmentId"]))
-            )).one()
+            appointment, job, client, contact = (
+                await session.exec(
+                    select(Appointment, Job, Client, Contact)
+                    .join(Job, col(Job.id) == Appointment.job_id)
+                    .join(Client, col(Client.id) == Job.client_id)
+                    .outerjoin(Contact, col(Contact.id) == Appointment.contact_id)
+                    .where(Appointment.id == int(given["appointmentId"]))
+                )
+            ).one()
             kind, recipient_id, number = (
-                (RecipientKind.CONTACT, contact.id, contact.sms_number) if contact
-                else (RecipientKind.CLIENT, client.id, client_sms_number(client)))
+                (RecipientKind.CONTACT, contact.id, contact.sms_number)
+                if contact
+                else (RecipientKind.CLIENT, client.id, client_sms_number(client))
+            )
             message = SmsMessage(
-                to_number=number, body=text, status=SmsStatus.QUEUED, source=SmsSource.APP,
-                recipient_kind=kind, recipient_id=recipient_id, client_id=client.id,
-                appointment_id=appointment.id, job_id=job.id, sent_by_id=signed.user.id,
-                segments=length.segments, encoding=length.encoding,
-                idempotency_key=given.get("idempotencyKey"))
+                to_number=number,
+                body=text,
+                status=SmsStatus.QUEUED,
+                source=SmsSource.APP,
+                recipient_kind=kind,
+                recipient_id=recipient_id,
+                client_id=client.id,
+                appointment_id=appointment.id,
+                job_id=job.id,
+                sent_by_id=signed.user.id,
+                segments=length.segments,
+                encoding=length.encoding,
+                idempotency_key=given.get("idempotencyKey"),
+            )
             session.add(message)
             await session.flush()
-            session.add(SmsMessageAppointment(message_id=message.id,
-                                              appointment_id=appointment.id))
+            session.add(SmsMessageAppointment(message_id=message.id, appointment_id=appointment.id))
         await enqueue_send(held.queue, message.id)
-        return JSONResponse({"data": {"sendSms": {
-            "message": {"id": str(message.id), "status": message.status.name}, "errors": []}}})
+        return JSONResponse(
+            {
+                "data": {
+                    "sendSms": {
+                        "message": {"id": str(message.id), "status": message.status.name},
+                        "errors": [],
+                    }
+                }
+            }
+        )
 
-    return Starlette(routes=[Route("/send-sms", send_sms, methods=["POST"]),
-                             Route("/healthz", healthz)],
-                     lifespan=lambda app: held.lifespan(app, with_queue=True))
+    return Starlette(
+        routes=[Route("/send-sms", send_sms, methods=["POST"]), Route("/healthz", healthz)],
+        lifespan=lambda app: held.lifespan(app, with_queue=True),
+    )

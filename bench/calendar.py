@@ -54,9 +54,13 @@ SIZES = (20, 200, 2000)
 
 
 def settings(url: str) -> Settings:
-    return Settings(database_url=url, redis_url=None, environment="production",
-                    secret_key="bench-secret-key-that-is-long-enough-for-production",
-                    _env_file=None)
+    return Settings(
+        database_url=url,
+        redis_url=None,
+        environment="production",
+        secret_key="bench-secret-key-that-is-long-enough-for-production",
+        _env_file=None,
+    )
 
 
 async def build(url: str, sizes: tuple[int, ...]) -> dict[int, SignedIn]:
@@ -106,15 +110,18 @@ def statements_of(engine):
         event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
-async def count_statements(url: str, users: dict[int, SignedIn],
-                           quick: bool = False) -> dict[int, dict[str, Any]]:
+async def count_statements(
+    url: str, users: dict[int, SignedIn], quick: bool = False
+) -> dict[int, dict[str, Any]]:
     """Per size: statements per query for GraphQL and the baseline, which must run the same SQL
     and answer with the same JSON."""
     engine = create_engine(url)
     try:
         services = Services(settings(url), engine, session_factory(engine), None)
-        apps = {"graphql": (create_app(services=services), "/graphql"),
-                "baseline": (calendar_app(engine), "/calendar")}
+        apps = {
+            "graphql": (create_app(services=services), "/graphql"),
+            "baseline": (calendar_app(engine), "/calendar"),
+        }
         counted: dict[int, dict[str, Any]] = {}
         for size, user in users.items():
             answers, statements, cpu = {}, {}, {}
@@ -122,8 +129,10 @@ async def count_statements(url: str, users: dict[int, SignedIn],
             for name, (app, path) in apps.items():
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-                    headers = {"authorization": f"Bearer {user.token}",
-                               "content-type": "application/json"}
+                    headers = {
+                        "authorization": f"Bearer {user.token}",
+                        "content-type": "application/json",
+                    }
                     await http.post(path, content=BODY, headers=headers)  # warm caches
                     with statements_of(engine) as seen:
                         response = await http.post(path, content=BODY, headers=headers)
@@ -135,40 +144,53 @@ async def count_statements(url: str, users: dict[int, SignedIn],
                             await http.post(path, content=BODY, headers=headers)
                         cpu[name] = {
                             "cpu_ms_per_request": round(
-                                1000 * (time.process_time() - began) / repeat, 2),
-                            "gc_ms_per_request": round(
-                                1000 * collector["seconds"] / repeat, 2),
+                                1000 * (time.process_time() - began) / repeat, 2
+                            ),
+                            "gc_ms_per_request": round(1000 * collector["seconds"] / repeat, 2),
                             "collections_per_request": [
-                                round(n / repeat, 2) for n in collector["collections"]]}
+                                round(n / repeat, 2) for n in collector["collections"]
+                            ],
+                        }
                 answers[name], statements[name] = response.json(), seen
             shown = answers["graphql"].get("data") or {}
             if answers["graphql"] != answers["baseline"] or len(shown["calendar"]) != size:
-                raise SystemExit(f"{size} appointments: GraphQL and the baseline disagree:\n"
-                                 f"{str(answers['graphql'])[:500]}\n"
-                                 f"{str(answers['baseline'])[:500]}")
+                raise SystemExit(
+                    f"{size} appointments: GraphQL and the baseline disagree:\n"
+                    f"{str(answers['graphql'])[:500]}\n"
+                    f"{str(answers['baseline'])[:500]}"
+                )
             if sorted(statements["graphql"]) != sorted(statements["baseline"]):
-                raise SystemExit(f"{size} appointments: not the same SQL:\n"
-                                 + "\n".join(statements["graphql"]) + "\n---\n"
-                                 + "\n".join(statements["baseline"]))
-            counted[size] = {"graphql": len(statements["graphql"]),
-                             "baseline": len(statements["baseline"]),
-                             "in_process": cpu,
-                             "statements": [" ".join(s.split())[:100]
-                                            for s in statements["graphql"]]}
+                raise SystemExit(
+                    f"{size} appointments: not the same SQL:\n"
+                    + "\n".join(statements["graphql"])
+                    + "\n---\n"
+                    + "\n".join(statements["baseline"])
+                )
+            counted[size] = {
+                "graphql": len(statements["graphql"]),
+                "baseline": len(statements["baseline"]),
+                "in_process": cpu,
+                "statements": [" ".join(s.split())[:100] for s in statements["graphql"]],
+            }
         return counted
     finally:
         await engine.dispose()
 
 
 def load_spec(url: str, user: SignedIn, size: int, args: argparse.Namespace) -> dict[str, Any]:
-    return {"url": url, "concurrency": args.concurrency, "seconds": args.seconds,
-            "warmup": args.warmup,
-            "clients": [{"headers": {"authorization": f"Bearer {user.token}"}, "body": BODY}],
-            "expect_len": {"data.calendar": size}}
+    return {
+        "url": url,
+        "concurrency": args.concurrency,
+        "seconds": args.seconds,
+        "warmup": args.warmup,
+        "clients": [{"headers": {"authorization": f"Bearer {user.token}"}, "body": BODY}],
+        "expect_len": {"data.calendar": size},
+    }
 
 
-def over_http(url: str, users: dict[int, SignedIn], size: int,
-              args: argparse.Namespace) -> dict[str, Any]:
+def over_http(
+    url: str, users: dict[int, SignedIn], size: int, args: argparse.Namespace
+) -> dict[str, Any]:
     user = users[size]
     headers = {"authorization": f"Bearer {user.token}", "content-type": "application/json"}
     apps = {"graphql": args.graphql_app, "baseline": "bench.baseline:calendar_app"}
@@ -176,19 +198,20 @@ def over_http(url: str, users: dict[int, SignedIn], size: int,
     runs, answers = {}, {}
     with servers(apps, url, log_prefix="calendar") as running:
         for name, server in running.items():
-            answers[name] = httpx.post(f"{server.base}{paths[name]}", content=BODY,
-                                       headers=headers, timeout=60).json()
+            answers[name] = httpx.post(
+                f"{server.base}{paths[name]}", content=BODY, headers=headers, timeout=60
+            ).json()
         if answers["graphql"] != answers["baseline"]:
             raise SystemExit("over HTTP, GraphQL and the baseline answered differently")
         for name, server in running.items():
             print(f"  {name}: {args.concurrency} clients for {args.seconds} s ...", flush=True)
-            runs[name] = measure(server, load_spec(f"{server.base}{paths[name]}", user, size,
-                                                   args))
+            runs[name] = measure(server, load_spec(f"{server.base}{paths[name]}", user, size, args))
     return runs
 
 
-def profile(url: str, users: dict[int, SignedIn], size: int,
-            args: argparse.Namespace) -> dict[str, Any]:
+def profile(
+    url: str, users: dict[int, SignedIn], size: int, args: argparse.Namespace
+) -> dict[str, Any]:
     """The GraphQL server under pyinstrument for up to 10 s of the load; its tree, flat list and the
     share of time per library."""
     from pyinstrument.renderers import ConsoleRenderer
@@ -196,22 +219,32 @@ def profile(url: str, users: dict[int, SignedIn], size: int,
 
     saved = RESULTS / "calendar-profile.pyisession"
     seconds = min(args.seconds, 10)
-    with servers({"profiled": args.graphql_app}, url, profile_to=saved,
-                 log_prefix="calendar") as running:
+    with servers(
+        {"profiled": args.graphql_app}, url, profile_to=saved, log_prefix="calendar"
+    ) as running:
         server = running["profiled"]
-        spec = {**load_spec(f"{server.base}/graphql", users[size], size, args),
-                "seconds": seconds}
+        spec = {**load_spec(f"{server.base}/graphql", users[size], size, args), "seconds": seconds}
         loaded = measure(server, spec)
     session = Session.load(str(saved))
     options = {"filter_threshold": 0.01}
-    tree = ConsoleRenderer(show_all=False, unicode=False, color=False, time="percent_of_total",
-                           processor_options=options).render(session)
-    flat = ConsoleRenderer(flat=True, unicode=False, color=False, time="percent_of_total",
-                           processor_options=options).render(session)
+    tree = ConsoleRenderer(
+        show_all=False,
+        unicode=False,
+        color=False,
+        time="percent_of_total",
+        processor_options=options,
+    ).render(session)
+    flat = ConsoleRenderer(
+        flat=True, unicode=False, color=False, time="percent_of_total", processor_options=options
+    ).render(session)
     libraries, functions = self_times(session)
     (RESULTS / "calendar-profile.txt").write_text(
-        tree + "\n\n" + flat + "\n\nSelf time by function, imports left out (%):\n"
-        + "\n".join(f"{share:5.1f}  {name}" for name, share in functions[:60]))
+        tree
+        + "\n\n"
+        + flat
+        + "\n\nSelf time by function, imports left out (%):\n"
+        + "\n".join(f"{share:5.1f}  {name}" for name, share in functions[:60])
+    )
     return {"load": loaded, "by_library": libraries, "by_function": functions}
 
 
@@ -226,8 +259,11 @@ def self_times(session) -> tuple[list[tuple[str, float]], list[tuple[str, float]
             return
         own = max(frame.time - sum(child.time for child in frame.children), 0.0)
         here = library(frame, parent)
-        name = caller if frame.is_synthetic else (
-            f"{frame.function}  {frame.file_path_short}:{frame.line_no}")
+        name = (
+            caller
+            if frame.is_synthetic
+            else (f"{frame.function}  {frame.file_path_short}:{frame.line_no}")
+        )
         libraries[here] += own
         functions[name] += own
         for child in frame.children:
@@ -237,8 +273,9 @@ def self_times(session) -> tuple[list[tuple[str, float]], list[tuple[str, float]
     whole = sum(libraries.values()) or 1.0
 
     def ranked(totals: dict[str, float]) -> list[tuple[str, float]]:
-        return sorted(((k, round(100 * t / whole, 1)) for k, t in totals.items()),
-                      key=lambda item: -item[1])
+        return sorted(
+            ((k, round(100 * t / whole, 1)) for k, t in totals.items()), key=lambda item: -item[1]
+        )
 
     return ranked(libraries), ranked(functions)
 
@@ -262,8 +299,11 @@ def library(frame, parent: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.calendar", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.calendar",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="A smoke run, well under 30 s.")
     parser.add_argument("--seconds", type=float, help="Measured seconds per server (10; quick 2).")
     parser.add_argument("--warmup", type=float, help="Unmeasured seconds first (2; quick 0.5).")
@@ -271,17 +311,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--appointments", type=int, default=200, choices=SIZES)
     parser.add_argument("--database-url", help="A postgresql:// server; default a temp SQLite.")
     parser.add_argument("--no-profile", action="store_true")
-    parser.add_argument("--graphql-app", default="api.app:create_app",
-                        help="The GraphQL app factory to serve (module:function), for trying "
-                        "a variant; importable from the project root or PYTHONPATH.")
+    parser.add_argument(
+        "--graphql-app",
+        default="api.app:create_app",
+        help="The GraphQL app factory to serve (module:function), for trying "
+        "a variant; importable from the project root or PYTHONPATH.",
+    )
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (2 if args.quick else 10)
     args.concurrency = args.concurrency or (8 if args.quick else 32)
     args.warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 2)
-    variant = "" if args.graphql_app == "api.app:create_app" else "-" + "".join(
-        c if c.isalnum() else "_" for c in args.graphql_app)
-    name = "calendar" + variant + ("-postgresql" if args.database_url else "") + (
-        "-quick" if args.quick else "")
+    variant = (
+        ""
+        if args.graphql_app == "api.app:create_app"
+        else "-" + "".join(c if c.isalnum() else "_" for c in args.graphql_app)
+    )
+    name = (
+        "calendar"
+        + variant
+        + ("-postgresql" if args.database_url else "")
+        + ("-quick" if args.quick else "")
+    )
 
     with database(args.database_url, "bench_calendar") as url:
         kind = url.split(":", 1)[0]
@@ -291,59 +341,107 @@ def main(argv: list[str] | None = None) -> int:
         counted = asyncio.run(count_statements(url, users, args.quick))
         print(f"Over HTTP, {args.appointments} appointments:", flush=True)
         runs = over_http(url, users, args.appointments, args)
-        profiled = None if args.no_profile or args.quick else profile(
-            url, users, args.appointments, args)
+        profiled = (
+            None if args.no_profile or args.quick else profile(url, users, args.appointments, args)
+        )
 
     graphql, baseline = runs["graphql"], runs["baseline"]
     ratio = graphql["requests_per_second"] / max(baseline["requests_per_second"], 1e-9)
-    cpu_ratio = (baseline["server_cpu_ms_per_request"] / graphql["server_cpu_ms_per_request"]
-                 if graphql["server_cpu_ms_per_request"] and baseline["server_cpu_ms_per_request"]
-                 else 0.0)
+    cpu_ratio = (
+        baseline["server_cpu_ms_per_request"] / graphql["server_cpu_ms_per_request"]
+        if graphql["server_cpu_ms_per_request"] and baseline["server_cpu_ms_per_request"]
+        else 0.0
+    )
     print()
-    print(f"calendar: {args.appointments} appointments, {args.concurrency} clients, "
-          f"{args.seconds} s each, {kind}")
-    print(table(["server", "req/s", "p50 ms", "p99 ms", "server CPU ms/req", "requests",
-                 "errors"],
-                [[n, r["requests_per_second"], r["p50_ms"], r["p99_ms"],
-                  r["server_cpu_ms_per_request"], r["requests"], r["errors"]]
-                 for n, r in runs.items()]))
-    print(f"ratio GraphQL/baseline: {ratio:.3f} by req/s, {cpu_ratio:.3f} by server CPU per "
-          f"request  (target >= 0.2)")
+    print(
+        f"calendar: {args.appointments} appointments, {args.concurrency} clients, "
+        f"{args.seconds} s each, {kind}"
+    )
+    print(
+        table(
+            ["server", "req/s", "p50 ms", "p99 ms", "server CPU ms/req", "requests", "errors"],
+            [
+                [
+                    n,
+                    r["requests_per_second"],
+                    r["p50_ms"],
+                    r["p99_ms"],
+                    r["server_cpu_ms_per_request"],
+                    r["requests"],
+                    r["errors"],
+                ]
+                for n, r in runs.items()
+            ],
+        )
+    )
+    print(
+        f"ratio GraphQL/baseline: {ratio:.3f} by req/s, {cpu_ratio:.3f} by server CPU per "
+        f"request  (target >= 0.2)"
+    )
     print()
-    print(table(["appointments", "GraphQL statements", "baseline statements"],
-                [[size, c["graphql"], c["baseline"]] for size, c in counted.items()]))
+    print(
+        table(
+            ["appointments", "GraphQL statements", "baseline statements"],
+            [[size, c["graphql"], c["baseline"]] for size, c in counted.items()],
+        )
+    )
     print()
-    print("In-process, one request at a time (ASGITransport): CPU and garbage collector per "
-          "request")
-    print(table(["appointments", "app", "CPU ms/req", "GC ms/req", "collections gen0/1/2"],
-                [[size, app, f["cpu_ms_per_request"], f["gc_ms_per_request"],
-                  "/".join(map(str, f["collections_per_request"]))]
-                 for size, c in counted.items() for app, f in c["in_process"].items()]))
+    print(
+        "In-process, one request at a time (ASGITransport): CPU and garbage collector per request"
+    )
+    print(
+        table(
+            ["appointments", "app", "CPU ms/req", "GC ms/req", "collections gen0/1/2"],
+            [
+                [
+                    size,
+                    app,
+                    f["cpu_ms_per_request"],
+                    f["gc_ms_per_request"],
+                    "/".join(map(str, f["collections_per_request"])),
+                ]
+                for size, c in counted.items()
+                for app, f in c["in_process"].items()
+            ],
+        )
+    )
     constant = len({c["graphql"] for c in counted.values()}) == 1
     print(f"statements per query constant: {'yes' if constant else 'NO'}; the statements:")
     for statement in counted[args.appointments]["statements"]:
         print(f"  {statement}")
     if profiled:
         print()
-        print(f"Profile of the GraphQL server ({profiled['load']['requests_per_second']:.1f} "
-              f"req/s under pyinstrument), share of main-thread samples by library:")
+        print(
+            f"Profile of the GraphQL server ({profiled['load']['requests_per_second']:.1f} "
+            f"req/s under pyinstrument), share of main-thread samples by library:"
+        )
         print(table(["library", "%"], [list(item) for item in profiled["by_library"][:12]]))
         print("The same by function (self time):")
         print(table(["function", "%"], [list(item) for item in profiled["by_function"][:20]]))
         print(f"(tree and flat list: {RESULTS / 'calendar-profile.txt'})")
-    path = write_results(name, {
-        "benchmark": "calendar", "database": kind, "appointments": args.appointments,
-        "concurrency": args.concurrency, "seconds": args.seconds, "warmup": args.warmup,
-        "graphql_app": args.graphql_app,
-        "graphql": graphql, "baseline": baseline, "ratio": round(ratio, 4),
-        "ratio_by_server_cpu": round(cpu_ratio, 4),
-        "statements_per_query": {str(size): {k: c[k] for k in ("graphql", "baseline")}
-                                 for size, c in counted.items()},
-        "in_process": {str(size): c["in_process"] for size, c in counted.items()},
-        "statements_constant": constant,
-        "profile_by_library": profiled and profiled["by_library"],
-        "profile_by_function": profiled and profiled["by_function"][:40],
-    })
+    path = write_results(
+        name,
+        {
+            "benchmark": "calendar",
+            "database": kind,
+            "appointments": args.appointments,
+            "concurrency": args.concurrency,
+            "seconds": args.seconds,
+            "warmup": args.warmup,
+            "graphql_app": args.graphql_app,
+            "graphql": graphql,
+            "baseline": baseline,
+            "ratio": round(ratio, 4),
+            "ratio_by_server_cpu": round(cpu_ratio, 4),
+            "statements_per_query": {
+                str(size): {k: c[k] for k in ("graphql", "baseline")} for size, c in counted.items()
+            },
+            "in_process": {str(size): c["in_process"] for size, c in counted.items()},
+            "statements_constant": constant,
+            "profile_by_library": profiled and profiled["by_library"],
+            "profile_by_function": profiled and profiled["by_function"][:40],
+        },
+    )
     print(f"\nwritten to {path}")
     errors = graphql["errors"] + baseline["errors"]
     return 1 if errors or not constant else 0

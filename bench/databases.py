@@ -37,8 +37,9 @@ def fresh_database(kind: str, name: str, postgres: str = POSTGRES) -> str:
 
 
 async def _recreate_postgres(server: str, name: str) -> None:
-    connection = await asyncpg.connect(make_url(server).set(database="postgres")
-                                       .render_as_string(False))
+    connection = await asyncpg.connect(
+        make_url(server).set(database="postgres").render_as_string(False)
+    )
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await connection.execute(f'CREATE DATABASE "{name}"')
@@ -66,9 +67,12 @@ async def after_bulk_load(connection: AsyncConnection, tables: list[Table]) -> N
     if connection.dialect.name == "postgresql":
         for table in tables:
             if "id" in table.c:
-                await connection.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                    f"coalesce((SELECT max(id) FROM {table.name}), 0) + 1, false)"))
+                await connection.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"coalesce((SELECT max(id) FROM {table.name}), 0) + 1, false)"
+                    )
+                )
         await connection.execute(text("ANALYZE"))
     else:
         await connection.execute(text("ANALYZE"))

@@ -17,8 +17,10 @@ def table(rows: list[dict]) -> str:
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
     rule = "  ".join("-" * w for w in widths)
-    body = ["  ".join(v.rjust(w) if _numeric(v) else v.ljust(w)
-                      for v, w in zip(r, widths, strict=True)) for r in cells]
+    body = [
+        "  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths, strict=True))
+        for r in cells
+    ]
     return "\n".join([line, rule, *body])
 
 
@@ -27,11 +29,25 @@ def save(name: str, rows: list[dict], **about) -> Path:
     print(table(rows))
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
-               "platform": platform.platform()}
-    path.write_text(json.dumps({"benchmark": name, "at": datetime.now(UTC).isoformat(),
-                                "machine": machine, **about, "rows": rows},
-                               indent=2, default=str) + "\n")
+    machine = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    path.write_text(
+        json.dumps(
+            {
+                "benchmark": name,
+                "at": datetime.now(UTC).isoformat(),
+                "machine": machine,
+                **about,
+                "rows": rows,
+            },
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
     print(f"\nwritten to {path}")
     return path
 

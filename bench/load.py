@@ -42,6 +42,7 @@ SERVER_ENV = {
 
 # ---------------------------------------------------------------- the load generator process
 
+
 def check(status: int, content: bytes, spec: dict[str, Any]) -> str | None:
     """Why the answer is wrong, or None when it is what the spec expects."""
     if status != 200:
@@ -55,8 +56,10 @@ def check(status: int, content: bytes, spec: dict[str, Any]) -> str | None:
     for path, wanted in spec.get("expect_len", {}).items():
         found = dig(document, path)
         if not isinstance(found, list) or len(found) != wanted:
-            return f"{path} has {len(found) if isinstance(found, list) else found!r} items, " \
-                   f"not {wanted}"
+            return (
+                f"{path} has {len(found) if isinstance(found, list) else found!r} items, "
+                f"not {wanted}"
+            )
     return None
 
 
@@ -141,14 +144,19 @@ def _ms(seconds: float | None) -> float | None:
 
 # ---------------------------------------------------------------- driving it from a benchmark
 
+
 def run_load(spec: dict[str, Any]) -> dict[str, Any]:
     """Runs the load generator as a separate process and returns its figures."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
         json.dump(spec, file)
     try:
-        finished = subprocess.run([sys.executable, "-m", "bench.load", file.name], cwd=ROOT,
-                                  capture_output=True, text=True,
-                                  timeout=spec["seconds"] + spec.get("warmup", 1.0) + 120)
+        finished = subprocess.run(
+            [sys.executable, "-m", "bench.load", file.name],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=spec["seconds"] + spec.get("warmup", 1.0) + 120,
+        )
     finally:
         os.unlink(file.name)
     if finished.returncode != 0:
@@ -194,8 +202,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def servers(apps: dict[str, str], database_url: str, *, profile_to: Path | None = None,
-            log_prefix: str = "server") -> Iterator[dict[str, Running]]:
+def servers(
+    apps: dict[str, str],
+    database_url: str,
+    *,
+    profile_to: Path | None = None,
+    log_prefix: str = "server",
+) -> Iterator[dict[str, Running]]:
     """Each app (name: module:factory) under a uvicorn process of its own, started together;
     yields each one's base URL by name. The logs go to bench/results/PREFIX-NAME.log.
 
@@ -210,14 +223,34 @@ def servers(apps: dict[str, str], database_url: str, *, profile_to: Path | None 
             port = free_port()
             command = [str(UVICORN), "--factory", app]
             if profile_to is not None:
-                command = [sys.executable, "-m", "pyinstrument", "--renderer", "session",
-                           "--outfile", str(profile_to), "--interval", "0.0005",
-                           "-m", "uvicorn", "--factory", app]
-            command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                        "--no-access-log",
-                        # Longer than any wait here: a connection the server drops as idle just
-                        # as the client reuses it would count as an error.
-                        "--timeout-keep-alive", "120"]
+                command = [
+                    sys.executable,
+                    "-m",
+                    "pyinstrument",
+                    "--renderer",
+                    "session",
+                    "--outfile",
+                    str(profile_to),
+                    "--interval",
+                    "0.0005",
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    app,
+                ]
+            command += [
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                # Longer than any wait here: a connection the server drops as idle just
+                # as the client reuses it would count as an error.
+                "--timeout-keep-alive",
+                "120",
+            ]
             log_path = RESULTS / f"{log_prefix}-{name}.log"
             with open(log_path, "w") as log:
                 process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
@@ -251,11 +284,17 @@ def _wait_until_up(process: subprocess.Popen, base: str, log_path: Path) -> None
 
 # ---------------------------------------------------------------- reports
 
+
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     cells = [[_cell(v) for v in row] for row in [headers, *rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
-                       enumerate(zip(row, widths, strict=True))) for row in cells]
+    lines = [
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in cells
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -276,12 +315,17 @@ def write_results(name: str, figures: dict[str, Any]) -> Path:
 
 
 def _about() -> dict[str, Any]:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()
-    return {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": commit or None,
-            "python": sys.version.split()[0], "cpus": os.cpu_count(),
-            # Other work on the machine skews every figure: keep a note of how busy it was.
-            "load_average": os.getloadavg()}
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "commit": commit or None,
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        # Other work on the machine skews every figure: keep a note of how busy it was.
+        "load_average": os.getloadavg(),
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -55,9 +55,16 @@ def _serve_fake(delay: float, pipe: Connection) -> None:
 def provider_settings(database_url: str, redis_url: str, api_base: str) -> dict:
     from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 
-    return dict(database_url=database_url, redis_url=redis_url, sms_provider="twilio",
-                twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
-                twilio_from_number=FROM_NUMBER, twilio_api_base=api_base, environment="test")
+    return dict(
+        database_url=database_url,
+        redis_url=redis_url,
+        sms_provider="twilio",
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_from_number=FROM_NUMBER,
+        twilio_api_base=api_base,
+        environment="test",
+    )
 
 
 @dataclass
@@ -79,10 +86,19 @@ class SendWorkers:
         ready = [SPAWN.Event() for _ in range(self.count)]
         for i, event in enumerate(ready):
             log = os.path.join(self.log_dir, f"worker-{self.queue.replace(':', '-')}-{i}.log")
-            process = SPAWN.Process(target=_run_worker, daemon=True,
-                                    args=(self.settings, self.queue, self.max_jobs, self.poll_delay,
-                                          event, log,
-                                          f"{self.profile_to}.{i}" if self.profile_to else None))
+            process = SPAWN.Process(
+                target=_run_worker,
+                daemon=True,
+                args=(
+                    self.settings,
+                    self.queue,
+                    self.max_jobs,
+                    self.poll_delay,
+                    event,
+                    log,
+                    f"{self.profile_to}.{i}" if self.profile_to else None,
+                ),
+            )
             process.start()
             self.processes.append(process)
         for event in ready:
@@ -97,9 +113,15 @@ class SendWorkers:
             process.join(timeout=30)
 
 
-def _run_worker(settings: dict, queue: str, max_jobs: int | None, poll_delay: float | None,
-                ready, log: str,
-                profile_to: str | None) -> None:
+def _run_worker(
+    settings: dict,
+    queue: str,
+    max_jobs: int | None,
+    poll_delay: float | None,
+    ready,
+    log: str,
+    profile_to: str | None,
+) -> None:
     from arq.connections import RedisSettings
     from arq.logs import default_log_config
     from arq.worker import Worker
@@ -116,13 +138,17 @@ def _run_worker(settings: dict, queue: str, max_jobs: int | None, poll_delay: fl
         await startup(ctx)
         ready.set()
 
-    worker = Worker(functions=WorkerSettings.functions, on_startup=on_startup,
-                    on_shutdown=shutdown,
-                    redis_settings=RedisSettings.from_dsn(settings["redis_url"]),
-                    queue_name=queue, job_timeout=WorkerSettings.job_timeout,
-                    max_jobs=max_jobs or WorkerSettings.max_jobs,
-                    poll_delay=poll_delay or WorkerSettings.poll_delay,
-                    ctx={"settings": Settings(**settings, _env_file=None)})
+    worker = Worker(
+        functions=WorkerSettings.functions,
+        on_startup=on_startup,
+        on_shutdown=shutdown,
+        redis_settings=RedisSettings.from_dsn(settings["redis_url"]),
+        queue_name=queue,
+        job_timeout=WorkerSettings.job_timeout,
+        max_jobs=max_jobs or WorkerSettings.max_jobs,
+        poll_delay=poll_delay or WorkerSettings.poll_delay,
+        ctx={"settings": Settings(**settings, _env_file=None)},
+    )
     if not profile_to:
         worker.run()
         return

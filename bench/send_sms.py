@@ -57,18 +57,29 @@ async def build(url: str, clients: int) -> list[SignedIn]:
 def request_of(run: str, n: int, user: SignedIn) -> dict[str, Any]:
     # The second of the week's four goes to a contact with a valid mobile who has not opted out
     # (see add_week).
-    given = {"appointmentId": str(user.appointment_ids[1]), "body": "On my way, about 15 min.",
-             "source": "APP", "idempotencyKey": f"{run}-app{n}-__SEQ__"}
-    return {"headers": {"authorization": f"Bearer {user.token}"},
-            "body": json.dumps({"query": MUTATION, "variables": {"input": given}})}
+    given = {
+        "appointmentId": str(user.appointment_ids[1]),
+        "body": "On my way, about 15 min.",
+        "source": "APP",
+        "idempotencyKey": f"{run}-app{n}-__SEQ__",
+    }
+    return {
+        "headers": {"authorization": f"Bearer {user.token}"},
+        "body": json.dumps({"query": MUTATION, "variables": {"input": given}}),
+    }
 
 
 async def queued_messages(url: str) -> int:
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as session:
-            return (await session.exec(select(func.count()).select_from(SmsMessage).where(
-                SmsMessage.status == SmsStatus.QUEUED))).one()
+            return (
+                await session.exec(
+                    select(func.count())
+                    .select_from(SmsMessage)
+                    .where(SmsMessage.status == SmsStatus.QUEUED)
+                )
+            ).one()
     finally:
         await engine.dispose()
 
@@ -85,8 +96,11 @@ async def empty_queue() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.send_sms", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.send_sms",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="A smoke run, well under 30 s.")
     parser.add_argument("--seconds", type=float, help="Measured seconds per server (60; quick 2).")
     parser.add_argument("--warmup", type=float, help="Unmeasured seconds first (2; quick 0.5).")
@@ -96,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     args.seconds = args.seconds or (2 if args.quick else 60)
     args.warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 2)
     args.concurrency = args.concurrency or (16 if args.quick else 64)
-    name = "send_sms" + ("-postgresql" if args.database_url else "") + (
-        "-quick" if args.quick else "")
+    name = (
+        "send_sms" + ("-postgresql" if args.database_url else "") + ("-quick" if args.quick else "")
+    )
 
     runs: dict[str, dict[str, Any]] = {}
     with database(args.database_url, "bench_send_sms") as url:
@@ -110,15 +125,24 @@ def main(argv: list[str] | None = None) -> int:
         with servers(apps, url, log_prefix="send_sms") as running:
             for app_name, server in running.items():
                 before = asyncio.run(queued_messages(url))
-                print(f"  {app_name}: {args.concurrency} clients for {args.seconds} s ...",
-                      flush=True)
-                figures = measure(server, {
-                    "url": f"{server.base}{paths[app_name]}", "concurrency": args.concurrency,
-                    "seconds": args.seconds, "warmup": args.warmup,
-                    # Keys unique to each run: a repeated key is answered with the first message.
-                    "clients": [request_of(app_name, n, user) for n, user in enumerate(users)],
-                    "expect": {"data.sendSms.message.status": "QUEUED",
-                               "data.sendSms.errors": []}})
+                print(
+                    f"  {app_name}: {args.concurrency} clients for {args.seconds} s ...", flush=True
+                )
+                figures = measure(
+                    server,
+                    {
+                        "url": f"{server.base}{paths[app_name]}",
+                        "concurrency": args.concurrency,
+                        "seconds": args.seconds,
+                        "warmup": args.warmup,
+                        # Keys unique to each run: a repeated key answers with the first message.
+                        "clients": [request_of(app_name, n, user) for n, user in enumerate(users)],
+                        "expect": {
+                            "data.sendSms.message.status": "QUEUED",
+                            "data.sendSms.errors": [],
+                        },
+                    },
+                )
                 time.sleep(1)  # sends cut off at the end of the window may still be landing
                 figures["queued_rows"] = asyncio.run(queued_messages(url)) - before
                 figures["jobs_enqueued"] = asyncio.run(empty_queue())
@@ -127,11 +151,35 @@ def main(argv: list[str] | None = None) -> int:
     graphql, baseline = runs["graphql"], runs["baseline"]
     print()
     print(f"sendSms: {args.concurrency} App clients, {args.seconds} s each, {kind}")
-    print(table(["server", "sends/s", "p50 ms", "p99 ms", "server CPU ms/req", "sends",
-                 "errors", "QUEUED rows", "jobs"],
-                [[n, r["requests_per_second"], r["p50_ms"], r["p99_ms"],
-                  r["server_cpu_ms_per_request"], r["requests"], r["errors_including_warmup"],
-                  r["queued_rows"], r["jobs_enqueued"]] for n, r in runs.items()]))
+    print(
+        table(
+            [
+                "server",
+                "sends/s",
+                "p50 ms",
+                "p99 ms",
+                "server CPU ms/req",
+                "sends",
+                "errors",
+                "QUEUED rows",
+                "jobs",
+            ],
+            [
+                [
+                    n,
+                    r["requests_per_second"],
+                    r["p50_ms"],
+                    r["p99_ms"],
+                    r["server_cpu_ms_per_request"],
+                    r["requests"],
+                    r["errors_including_warmup"],
+                    r["queued_rows"],
+                    r["jobs_enqueued"],
+                ]
+                for n, r in runs.items()
+            ],
+        )
+    )
     ratio = graphql["requests_per_second"] / max(baseline["requests_per_second"], 1e-9)
     print(f"ratio GraphQL/baseline (sends/s): {ratio:.3f}")
     problems = []
@@ -139,18 +187,30 @@ def main(argv: list[str] | None = None) -> int:
         # Every answered send, warm-up included, is one QUEUED row and one waiting job.
         answered = r["requests_including_warmup"] - r["errors_including_warmup"]
         if r["errors_including_warmup"]:
-            problems.append(f"{app_name}: {r['errors_including_warmup']} errors, e.g. "
-                            f"{r['error_samples']}")
+            problems.append(
+                f"{app_name}: {r['errors_including_warmup']} errors, e.g. {r['error_samples']}"
+            )
         if r["queued_rows"] < answered or r["jobs_enqueued"] < answered:
-            problems.append(f"{app_name}: {answered} sends answered QUEUED but "
-                            f"{r['queued_rows']} rows and {r['jobs_enqueued']} jobs")
+            problems.append(
+                f"{app_name}: {answered} sends answered QUEUED but "
+                f"{r['queued_rows']} rows and {r['jobs_enqueued']} jobs"
+            )
     for problem in problems:
         print(f"PROBLEM {problem}")
-    path = write_results(name, {
-        "benchmark": "send_sms", "database": kind, "concurrency": args.concurrency,
-        "seconds": args.seconds, "warmup": args.warmup, "graphql": graphql,
-        "baseline": baseline, "ratio": round(ratio, 4), "problems": problems,
-    })
+    path = write_results(
+        name,
+        {
+            "benchmark": "send_sms",
+            "database": kind,
+            "concurrency": args.concurrency,
+            "seconds": args.seconds,
+            "warmup": args.warmup,
+            "graphql": graphql,
+            "baseline": baseline,
+            "ratio": round(ratio, 4),
+            "problems": problems,
+        },
+    )
     print(f"\nwritten to {path}")
     return 1 if problems else 0
 

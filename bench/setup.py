@@ -60,15 +60,23 @@ def database(url: str | None, name: str) -> Iterator[str]:
         raise SystemExit("--database-url takes a postgresql:// URL (SQLite is the default).")
     admin = server.set(database=server.database or "postgres")
     bench_url = admin.set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_admin(admin.render_as_string(hide_password=False),
-                       f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-                       f'CREATE DATABASE "{name}"'))
+    asyncio.run(
+        _admin(
+            admin.render_as_string(hide_password=False),
+            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+            f'CREATE DATABASE "{name}"',
+        )
+    )
     try:
         migrations.upgrade(bench_url)
         yield bench_url
     finally:
-        asyncio.run(_admin(admin.render_as_string(hide_password=False),
-                           f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(
+            _admin(
+                admin.render_as_string(hide_password=False),
+                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+            )
+        )
 
 
 async def _admin(url: str, *statements: str) -> None:
@@ -84,10 +92,21 @@ async def _admin(url: str, *statements: str) -> None:
 async def add_company(sessions: Sessions) -> int:
     """SMS and reminders on, and a profile with every permission; its id."""
     async with sessions.begin() as session:
-        session.add(GlobalSettings(id=SETTINGS_ID, company_name="Bench Ltd", sms_enabled=True,
-                                   sms_reminders_enabled=True))
-        profile = Profile(name="Everything", edit_contact=True, send_sms_to_client=True,
-                          show_sms_errors=True, global_administrator=True)
+        session.add(
+            GlobalSettings(
+                id=SETTINGS_ID,
+                company_name="Bench Ltd",
+                sms_enabled=True,
+                sms_reminders_enabled=True,
+            )
+        )
+        profile = Profile(
+            name="Everything",
+            edit_contact=True,
+            send_sms_to_client=True,
+            show_sms_errors=True,
+            global_administrator=True,
+        )
         session.add(profile)
         await session.flush()
         return profile.id
@@ -104,21 +123,35 @@ class SignedIn:
 _PASSWORD_HASH: list[str] = []
 
 
-async def add_users(sessions: Sessions, profile_id: int, how_many: int,
-                    prefix: str = "user") -> list[SignedIn]:
+async def add_users(
+    sessions: Sessions, profile_id: int, how_many: int, prefix: str = "user"
+) -> list[SignedIn]:
     """Users with a bearer token each (kept as its SHA-256, as sign-in does)."""
     if not _PASSWORD_HASH:
         _PASSWORD_HASH.append(hash_password("bench-password"))
     async with sessions.begin() as session:
-        users = [User(email=f"{prefix}{n}@bench.example", name=f"{prefix.title()} {n}",
-                      password_hash=_PASSWORD_HASH[0], profile_id=profile_id)
-                 for n in range(how_many)]
+        users = [
+            User(
+                email=f"{prefix}{n}@bench.example",
+                name=f"{prefix.title()} {n}",
+                password_hash=_PASSWORD_HASH[0],
+                profile_id=profile_id,
+            )
+            for n in range(how_many)
+        ]
         session.add_all(users)
         await session.flush()
         tokens = [secrets.token_urlsafe(32) for _ in users]
-        session.add_all([AuthToken(user_id=u.id, token_hash=token_digest(t),
-                                   expires_at=utcnow() + timedelta(days=30))
-                         for u, t in zip(users, tokens, strict=True)])
+        session.add_all(
+            [
+                AuthToken(
+                    user_id=u.id,
+                    token_hash=token_digest(t),
+                    expires_at=utcnow() + timedelta(days=30),
+                )
+                for u, t in zip(users, tokens, strict=True)
+            ]
+        )
         return [SignedIn(u.id, t) for u, t in zip(users, tokens, strict=True)]
 
 
@@ -128,15 +161,18 @@ def mobile(n: int) -> str:
     return number
 
 
-async def add_week(sessions: Sessions, who: SignedIn, appointments: int,
-                   start: datetime = WEEK) -> None:
+async def add_week(
+    sessions: Sessions, who: SignedIn, appointments: int, start: datetime = WEEK
+) -> None:
     """`appointments` of `who`'s appointments spread over the week from `start`, with their
     clients, contacts, jobs and tasks, some opted-out numbers, and a mix of messages so that
     smsCount is not always zero (failed messages are not counted)."""
     n_clients = max(2, appointments // 5)
     async with sessions.begin() as session:
-        clients = [Client(name=f"Client {who.user_id}-{c}", sms_reminders=c % 2 == 0)
-                   for c in range(n_clients)]
+        clients = [
+            Client(name=f"Client {who.user_id}-{c}", sms_reminders=c % 2 == 0)
+            for c in range(n_clients)
+        ]
         session.add_all(clients)
         await session.flush()
         for c, client in enumerate(clients):
@@ -144,25 +180,41 @@ async def add_week(sessions: Sessions, who: SignedIn, appointments: int,
             if c % 3 != 2:
                 client.mobile_country_code, client.mobile_number = "+64", f"21{client.id:07d}"
                 client.sms_number = mobile(client.id)
-        contacts = [Contact(client_id=client.id, name=f"Contact {client.id}-{k}",
-                            mobile=f"021 {client.id:07d}")
-                    for client in clients for k in range(2)]
+        contacts = [
+            Contact(
+                client_id=client.id, name=f"Contact {client.id}-{k}", mobile=f"021 {client.id:07d}"
+            )
+            for client in clients
+            for k in range(2)
+        ]
         session.add_all(contacts)
         await session.flush()
         for contact in contacts:
             contact.sms_number = mobile(5_000_000 + contact.id)
         # Some opted out (replied STOP): their recipients show OPTED_OUT.
-        session.add_all([OptOut(number=contact.sms_number, method=OptOutMethod.KEYWORD)
-                         for contact in contacts[::7]])
-        jobs = [Job(client_id=client.id, title=f"Job {client.id}-{j}",
-                    contact_id=contacts[2 * c + j].id if j == 0 else None,
-                    latitude=-36.85 + c / 1000, longitude=174.76)
-                for c, client in enumerate(clients) for j in range(2)]
+        session.add_all(
+            [
+                OptOut(number=contact.sms_number, method=OptOutMethod.KEYWORD)
+                for contact in contacts[::7]
+            ]
+        )
+        jobs = [
+            Job(
+                client_id=client.id,
+                title=f"Job {client.id}-{j}",
+                contact_id=contacts[2 * c + j].id if j == 0 else None,
+                latitude=-36.85 + c / 1000,
+                longitude=174.76,
+            )
+            for c, client in enumerate(clients)
+            for j in range(2)
+        ]
         session.add_all(jobs)
         await session.flush()
-        tasks = [Task(job_id=job.id, name=f"Task {job.id}",
-                      contact_id=job.contact_id)
-                 for job in jobs[::2]]
+        tasks = [
+            Task(job_id=job.id, name=f"Task {job.id}", contact_id=job.contact_id)
+            for job in jobs[::2]
+        ]
         session.add_all(tasks)
         await session.flush()
         task_of = {task.job_id: task for task in tasks}
@@ -173,11 +225,18 @@ async def add_week(sessions: Sessions, who: SignedIn, appointments: int,
             task = task_of.get(job.id)
             at = start + step * a
             client_index = (a % len(jobs)) // 2
-            rows.append(Appointment(
-                user_id=who.user_id, job_id=job.id, task_id=task.id if task else None,
-                start=at, end=at + timedelta(minutes=45), sms_reminder=a % 2 == 0,
-                # Half go to a contact, half to the client itself.
-                contact_id=contacts[2 * client_index + a % 2].id if a % 4 < 2 else None))
+            rows.append(
+                Appointment(
+                    user_id=who.user_id,
+                    job_id=job.id,
+                    task_id=task.id if task else None,
+                    start=at,
+                    end=at + timedelta(minutes=45),
+                    sms_reminder=a % 2 == 0,
+                    # Half go to a contact, half to the client itself.
+                    contact_id=contacts[2 * client_index + a % 2].id if a % 4 < 2 else None,
+                )
+            )
         session.add_all(rows)
         await session.flush()
         who.appointment_ids.extend(r.id for r in rows)
@@ -187,13 +246,26 @@ async def add_week(sessions: Sessions, who: SignedIn, appointments: int,
                 continue
             job = jobs[a % len(jobs)]
             for status in (SmsStatus.DELIVERED, SmsStatus.FAILED)[: 1 + (a % 2)]:
-                messages.append(SmsMessage(
-                    to_number=mobile(row.id), body=f"On my way ({a})", status=status,
-                    source=SmsSource.APP, recipient_kind=RecipientKind.CLIENT,
-                    recipient_id=job.client_id, client_id=job.client_id, appointment_id=row.id,
-                    job_id=job.id, sent_by_id=who.user_id))
+                messages.append(
+                    SmsMessage(
+                        to_number=mobile(row.id),
+                        body=f"On my way ({a})",
+                        status=status,
+                        source=SmsSource.APP,
+                        recipient_kind=RecipientKind.CLIENT,
+                        recipient_id=job.client_id,
+                        client_id=job.client_id,
+                        appointment_id=row.id,
+                        job_id=job.id,
+                        sent_by_id=who.user_id,
+                    )
+                )
                 links.append(row.id)
         session.add_all(messages)
         await session.flush()
-        session.add_all([SmsMessageAppointment(message_id=m.id, appointment_id=a)
-                         for m, a in zip(messages, links, strict=True)])
+        session.add_all(
+            [
+                SmsMessageAppointment(message_id=m.id, appointment_id=a)
+                for m, a in zip(messages, links, strict=True)
+            ]
+        )

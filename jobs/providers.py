@@ -5,7 +5,10 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
+
+from models.enums import SmsStatus
 
 log = logging.getLogger("timetrak_sms.sms")
 
@@ -15,6 +18,19 @@ class Accepted:
     provider_message_id: str
     # True when the provider reports the handset already has it (the log provider does).
     delivered: bool = False
+
+
+@dataclass(frozen=True)
+class ProviderMessage:
+    """A message as the provider's own list shows it."""
+
+    provider_message_id: str
+    to: str
+    body: str
+    # What the provider's status means for ours: SENT, DELIVERED or FAILED.
+    status: SmsStatus
+    created_at: datetime
+    error_code: str | None = None
 
 
 class Refused(Exception):
@@ -34,8 +50,19 @@ class Uncertain(Exception):
     """The request went out but no answer came: the provider may have accepted it."""
 
 
+class CannotAsk(Exception):
+    """The provider cannot say what it has (unreachable, or it keeps no list)."""
+
+
 class Provider(Protocol):
     async def send(self, message_id: int, to: str, body: str) -> Accepted: ...
+
+    async def messages_to(self, to: str, since: datetime) -> list[ProviderMessage]:
+        """Every message from our number to `to` the provider created at or after `since`.
+
+        Raises CannotAsk when it cannot tell; an empty list means it has none.
+        """
+        ...
 
     async def close(self) -> None: ...
 
@@ -50,6 +77,9 @@ class LogProvider:
         return Accepted(
             provider_message_id=f"LOG{message_id:010d}-{next(self._ids)}", delivered=True
         )
+
+    async def messages_to(self, to: str, since: datetime) -> list[ProviderMessage]:
+        raise CannotAsk("the log provider keeps no list of what it sent")
 
     async def close(self) -> None:
         return None

@@ -8,32 +8,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from arq import Retry
-from sqlalchemy.exc import OperationalError
 
 from jobs.providers import Refused, Uncertain, Unreachable
+from models.access import company_sends_sms
 from models.channels import SEND_SMS_JOB, send_job_id
 from models.columns import utcnow
 from models.enums import SmsStatus
 from models.errors import ErrorCode
 from models.message_status import Claimed, advance, claim, retry_later
+from models.metrics import PROVIDER_REQUEST_SECONDS
+from models.opt_outs import record_refusal
+from models.outages import is_outage
 from models.recipients import opted_out_numbers
-from models.status_feed import announce
+from models.status_feed import announce, message_facts
+
+log = logging.getLogger("timetrak_sms.sms")
 
 MAX_TRIES = 5
-# Seconds between tries at recording outcomes (SQLite's write lock, a database restart).
-RECORD_RETRIES = (0.5, 1, 2, 4, 8)
+# Seconds between tries at recording outcomes while the database is away (SQLite's write lock,
+# a restart): doubling from the first, never more than the last, so a database that is back is
+# written to within seconds.
+RECORD_FIRST_WAIT = 0.25
+RECORD_MAX_WAIT = 2.0
 # Provider requests in flight per worker process, however many jobs run at once.
 SEND_CONCURRENCY = 100
 # Messages claimed together once they hold their slots; a killed worker leaves at most
 # SEND_CONCURRENCY claimed and in flight, whatever the chunk size.
 CLAIM_CHUNK = 50
 OPTED_OUT_REASON = "The recipient has opted out of SMS messages (replied STOP)."
+SMS_OFF_REASON = "SMS was switched off for the company before this message was sent."
 
 
 def unreachable_reason(what: str) -> str:
@@ -59,8 +70,9 @@ class Outcome:
 async def settle(ctx: dict[str, Any], message_id: int, status: SmsStatus, **values) -> bool:
     async with ctx["sessions"].begin() as session:
         changed = await advance(session, message_id, status, **values)
+        facts = (await message_facts(session, [message_id])).get(message_id) if changed else None
     if changed:
-        await announce(ctx.get("redis"), message_id, status)
+        await announce(ctx.get("redis"), message_id, status, facts)
     return changed
 
 
@@ -94,13 +106,45 @@ def send_slots(ctx: dict[str, Any]) -> SendSlots:
     return slots
 
 
-async def attempt(ctx: dict[str, Any], message: Claimed, opted_out: bool) -> Outcome:
-    if opted_out:
+def held_back(message: Claimed, opted_out: set[str], sms_on: bool) -> Outcome | None:
+    """A message that must not go, whatever was true when it was queued."""
+    if not sms_on:
+        return Outcome(
+            "sms switched off",
+            SmsStatus.FAILED,
+            {"error_code": ErrorCode.SMS_DISABLED.value, "error_message": SMS_OFF_REASON},
+        )
+    if message.to_number in opted_out:
         return Outcome(
             "opted out",
             SmsStatus.FAILED,
             {"error_code": ErrorCode.OPTED_OUT.value, "error_message": OPTED_OUT_REASON},
         )
+    return None
+
+
+async def attempt(ctx: dict[str, Any], message: Claimed, held: Outcome | None) -> Outcome:
+    if held is not None:
+        return held
+    started = time.monotonic()
+    outcome = await ask_provider(ctx, message)
+    PROVIDER_REQUEST_SECONDS.labels(PROVIDER_OUTCOME[outcome.label]).observe(
+        time.monotonic() - started
+    )
+    return outcome
+
+
+# What each outcome of a provider request is called in timetrak_sms_provider_request_seconds.
+PROVIDER_OUTCOME = {
+    "sent": "sent",
+    "refused": "refused",
+    "unreachable": "unreachable",
+    "retry": "unreachable",
+    "awaiting callback": "uncertain",
+}
+
+
+async def ask_provider(ctx: dict[str, Any], message: Claimed) -> Outcome:
     try:
         accepted = await ctx["provider"].send(message.id, message.to_number, message.body)
     except Refused as refusal:
@@ -109,8 +153,15 @@ async def attempt(ctx: dict[str, Any], message: Claimed, opted_out: bool) -> Out
             SmsStatus.FAILED,
             {"error_code": refusal.code, "error_message": refusal.reason},
         )
-    except Uncertain:
+    except Uncertain as uncertain:
         # Never resent blindly: the status callback settles it, or the sweeper fails it.
+        log.warning(
+            "message %d: no answer from the SMS provider (%s); it stays SENDING until its "
+            "status callback or the provider's list settles it",
+            message.id,
+            uncertain,
+            extra={"message_id": message.id},
+        )
         return Outcome("awaiting callback")
     except Unreachable as unreachable:
         if message.attempts >= MAX_TRIES:
@@ -137,16 +188,23 @@ async def record(
     """Write what the provider said, trying again while the database is busy or away.
 
     The messages have left by now: losing this write would leave them SENDING until the sweeper
-    calls their outcome unknown. Every change is conditional, so writing twice is harmless.
+    calls their outcome unknown, so it is tried until the database is back or the sweeper would
+    have given up on them anyway. Every change is conditional, so writing twice is harmless.
     """
-    for wait in (*RECORD_RETRIES, None):
+    # Imported here: jobs.sweep imports this module.
+    from jobs.sweep import unsettled_after
+
+    clock = asyncio.get_running_loop().time
+    give_up = clock() + unsettled_after(ctx).total_seconds()
+    wait = RECORD_FIRST_WAIT
+    while True:
         try:
             return await record_once(ctx, claimed, outcomes)
-        except OperationalError:
-            if wait is None:
+        except Exception as error:
+            if not is_outage(error) or clock() + wait > give_up:
                 raise
-            await asyncio.sleep(wait)
-    return []
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, RECORD_MAX_WAIT)
 
 
 async def record_once(
@@ -162,6 +220,9 @@ async def record_once(
                 session, message.id, outcome.status, now=now, **outcome.values
             ):
                 changes.append((message.id, outcome.status))
+            if outcome.status is SmsStatus.FAILED:
+                code = outcome.values.get("error_code")
+                await record_refusal(session, message.to_number, code, now)
             if outcome.delivered and await advance(
                 session, message.id, SmsStatus.DELIVERED, now=now
             ):
@@ -189,16 +250,22 @@ async def send_chunk(ctx: dict[str, Any], message_ids: list[int]) -> dict[int, O
             if not claimed:
                 return {}
             opted_out = await opted_out_numbers(session, [m.to_number for m in claimed])
-    except OperationalError:
+            sms_on = await company_sends_sms(session)
+            facts = await message_facts(session, [m.id for m in claimed])
+    except Exception as error:
+        if not is_outage(error):
+            raise
         # Nothing was claimed (the transaction rolled back): the whole job can simply run again.
         raise Retry(defer=timedelta(seconds=ctx.get("backoff_seconds", 1.0))) from None
     redis = ctx.get("redis")
     for message in claimed:
-        await announce(redis, message.id, SmsStatus.SENDING)
-    outcomes = await asyncio.gather(*(attempt(ctx, m, m.to_number in opted_out) for m in claimed))
+        await announce(redis, message.id, SmsStatus.SENDING, facts.get(message.id))
+    outcomes = await asyncio.gather(
+        *(attempt(ctx, m, held_back(m, opted_out, sms_on)) for m in claimed)
+    )
     changes = await record(ctx, claimed, outcomes)
     for message_id, status in changes:
-        await announce(redis, message_id, status)
+        await announce(redis, message_id, status, facts.get(message_id))
     return {m.id: o for m, o in zip(claimed, outcomes, strict=True)}
 
 

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
 import httpx
 
-from jobs.providers import Accepted, Refused, Uncertain, Unreachable
+from jobs.providers import (
+    Accepted,
+    CannotAsk,
+    ProviderMessage,
+    Refused,
+    Uncertain,
+    Unreachable,
+)
 from models.config import Settings
-from models.provider_errors import reason_for
+from models.enums import SmsStatus
+from models.provider_errors import STATUSES, reason_for
+
+# Seconds a request to Twilio may take; a send job's timeout is sized from it (jobs/worker.py).
+REQUEST_TIMEOUT = 10.0
+LIST_PAGE_SIZE = 1000
+# More pages than this of messages to one number from ours: too many to look through.
+LIST_MAX_PAGES = 5
 
 
 class TwilioProvider:
-    def __init__(self, settings: Settings, timeout: float = 10.0):
+    def __init__(self, settings: Settings, timeout: float = REQUEST_TIMEOUT):
         self.settings = settings
         self.client = httpx.AsyncClient(
             base_url=settings.twilio_api_base.rstrip("/"),
@@ -18,12 +35,15 @@ class TwilioProvider:
             timeout=httpx.Timeout(timeout, connect=5.0),
         )
 
+    @property
+    def messages_path(self) -> str:
+        return f"/2010-04-01/Accounts/{self.settings.twilio_account_sid}/Messages.json"
+
     def status_callback(self, message_id: int) -> str:
         base = self.settings.public_base_url.rstrip("/")
         return f"{base}/webhooks/twilio/status?message_id={message_id}"
 
     async def send(self, message_id: int, to: str, body: str) -> Accepted:
-        path = f"/2010-04-01/Accounts/{self.settings.twilio_account_sid}/Messages.json"
         form = {
             "To": to,
             "From": self.settings.twilio_from_number,
@@ -31,7 +51,7 @@ class TwilioProvider:
             "StatusCallback": self.status_callback(message_id),
         }
         try:
-            response = await self.client.post(path, data=form)
+            response = await self.client.post(self.messages_path, data=form)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             raise Unreachable("could not be reached") from error
         except httpx.TransportError as error:
@@ -44,8 +64,63 @@ class TwilioProvider:
         code, text = refusal(response)
         raise Refused(code, reason_for(code, text))
 
+    async def messages_to(self, to: str, since: datetime) -> list[ProviderMessage]:
+        """Twilio's Message list, filtered by To and From, page by page.
+
+        Not filtered by DateSent as well: a message Twilio accepted but has not sent yet has no
+        date_sent, and such a filter would hide exactly the message that must not be sent twice.
+        `since` is applied to date_created here instead.
+        """
+        params = {"To": to, "From": self.settings.twilio_from_number, "PageSize": LIST_PAGE_SIZE}
+        found: list[ProviderMessage] = []
+        url: str | None = self.messages_path
+        for _ in range(LIST_MAX_PAGES):
+            page = await self._page(url, params)
+            params = None  # the next page's URI carries them
+            for item in page.get("messages") or []:
+                message = listed(item)
+                if message is not None and message.created_at >= since:
+                    found.append(message)
+            url = page.get("next_page_uri")
+            if not url:
+                return found
+        raise CannotAsk(f"more than {LIST_MAX_PAGES * LIST_PAGE_SIZE} messages to {to}")
+
+    async def _page(self, url: str, params: dict | None) -> dict:
+        try:
+            response = await self.client.get(url, params=params)
+        except httpx.TransportError as error:
+            raise CannotAsk(f"could not be reached ({type(error).__name__})") from error
+        if response.status_code != 200:
+            raise CannotAsk(f"answered HTTP {response.status_code} to the message list")
+        try:
+            return response.json()
+        except ValueError as error:
+            raise CannotAsk("answered the message list with something other than JSON") from error
+
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def listed(item: dict) -> ProviderMessage | None:
+    """One entry of Twilio's message list; None when it lacks what we match on."""
+    try:
+        created = parsedate_to_datetime(item["date_created"])
+        if created.tzinfo is None:  # "-0000": GMT, as Twilio's dates are
+            created = created.replace(tzinfo=UTC)
+        sid, to, body = item["sid"], item["to"], item["body"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    status = STATUSES.get(str(item.get("status", "")).lower(), SmsStatus.SENT)
+    code = item.get("error_code")
+    return ProviderMessage(
+        provider_message_id=sid,
+        to=to,
+        body=body,
+        status=status,
+        created_at=created,
+        error_code=str(code) if code is not None else None,
+    )
 
 
 def refusal(response: httpx.Response) -> tuple[str, str | None]:

@@ -2,25 +2,49 @@
 
 from __future__ import annotations
 
+import logging
+from math import ceil
 from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
-from arq.worker import func
+from arq.worker import func, get_kwargs
+from sqlalchemy.engine import make_url
 
 from jobs.providers import LogProvider, Provider
 from jobs.reminders import check_reminder_events
-from jobs.send import SendSlots, send_sms, send_sms_batch
+from jobs.send import CLAIM_CHUNK, SendSlots, send_sms, send_sms_batch
+from jobs.steady_worker import SteadyWorker
 from jobs.sweep import sweep_messages
-from jobs.twilio import TwilioProvider
+from jobs.tokens import delete_expired_tokens
+from jobs.twilio import REQUEST_TIMEOUT, TwilioProvider
 from models.channels import (
     CHECK_REMINDERS_JOB,
+    DELETE_EXPIRED_TOKENS_JOB,
     SEND_SMS_BATCH_JOB,
     SEND_SMS_JOB,
     SWEEP_MESSAGES_JOB,
+    WORKER_HEALTH_KEY,
 )
 from models.config import Settings, get_settings
 from models.db import create_engine, session_factory
+from models.reminders import SEND_BATCH
+
+log = logging.getLogger("timetrak_sms.worker")
+
+# Job timeouts sized to the work, because arq locks every job a worker starts for the longest
+# timeout plus 10 s: a worker killed mid-job would otherwise keep its jobs that long (the
+# sweeper releases a dead worker's jobs sooner still, jobs/presence.py).
+# Recording the provider's answer, tried again through a short database outage. A job cut short
+# by a longer one leaves its messages SENDING, and the sweeper settles them from the provider's
+# list (or their status callbacks do).
+RECORD_SECONDS = 20
+# One message: the claim, its provider request and recording the answer.
+SEND_TIMEOUT = 10 + REQUEST_TIMEOUT + RECORD_SECONDS
+# A reminder batch: that much per claim chunk, and a margin for waiting while another batch holds
+# the worker's provider slots. A batch cut short while waiting has claimed nothing; its messages
+# stay QUEUED and the sweeper sends them.
+BATCH_TIMEOUT = ceil(SEND_BATCH / CLAIM_CHUNK) * (REQUEST_TIMEOUT + RECORD_SECONDS) + 30
 
 
 def provider_for(settings: Settings) -> Provider:
@@ -35,6 +59,33 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx.setdefault("provider", provider_for(settings))
     # Made here, in the context every job's own context is copied from, so all jobs share it.
     ctx.setdefault("send_slots", SendSlots())
+    log.info(
+        "worker started: database %s, Redis %s, SMS provider %s",
+        shown_url(settings.database_url),
+        redis_address(ctx.get("redis")),
+        describe_provider(ctx["provider"]),
+    )
+
+
+def shown_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def redis_address(redis: Any) -> str:
+    """Where the worker's pool connects, without a password (it never holds one in a URL)."""
+    kwargs = getattr(getattr(redis, "connection_pool", None), "connection_kwargs", {})
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}"
+    return f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+
+
+def describe_provider(provider: Provider) -> str:
+    if isinstance(provider, TwilioProvider):
+        settings = provider.settings
+        return f"twilio ({settings.twilio_api_base}, from {settings.twilio_from_number or '?'})"
+    if isinstance(provider, LogProvider):
+        return "log (messages are written to the log, not sent)"
+    return type(provider).__name__
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -50,12 +101,24 @@ def redis_settings() -> RedisSettings:
 class WorkerSettings:
     # keep_result=0: "sent once" is the claim in the database, not arq's result key.
     functions = [
-        func(send_sms, name=SEND_SMS_JOB, max_tries=20, keep_result=0),
-        # A batch waits its turn for provider slots behind other batches: give it time.
-        func(send_sms_batch, name=SEND_SMS_BATCH_JOB, max_tries=20, keep_result=0, timeout=600),
+        func(send_sms, name=SEND_SMS_JOB, max_tries=20, keep_result=0, timeout=SEND_TIMEOUT),
+        func(
+            send_sms_batch,
+            name=SEND_SMS_BATCH_JOB,
+            max_tries=20,
+            keep_result=0,
+            timeout=BATCH_TIMEOUT,
+        ),
     ]
     cron_jobs = [
-        cron(sweep_messages, name=SWEEP_MESSAGES_JOB, second=30, unique=True, run_at_startup=True),
+        # Four times a minute, so a dead worker's messages move on within the minute.
+        cron(
+            sweep_messages,
+            name=SWEEP_MESSAGES_JOB,
+            second={5, 20, 35, 50},
+            unique=True,
+            run_at_startup=True,
+        ),
         # Every minute; run_at_startup catches up a run missed while the worker was down.
         cron(
             check_reminder_events,
@@ -63,6 +126,15 @@ class WorkerSettings:
             second=0,
             unique=True,
             run_at_startup=True,
+        ),
+        # Daily, at a quiet hour of the worker's clock; a missed day only leaves rows for the next.
+        cron(
+            delete_expired_tokens,
+            name=DELETE_EXPIRED_TOKENS_JOB,
+            hour=3,
+            minute=17,
+            second=0,
+            unique=True,
         ),
     ]
     on_startup = startup
@@ -72,3 +144,15 @@ class WorkerSettings:
     # Sends mostly wait on the provider: many at once, and new ones picked up promptly.
     max_jobs = 100
     poll_delay = 0.05
+    health_check_key = WORKER_HEALTH_KEY
+    health_check_interval = get_settings().worker_heartbeat_seconds
+
+
+def build_worker(settings: Settings, **overrides: Any) -> SteadyWorker:
+    """The worker as deployed (`timetrak-sms worker`, or inside the API with EMBEDDED_WORKER)."""
+    options = get_kwargs(WorkerSettings) | {
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "health_check_interval": settings.worker_heartbeat_seconds,
+        "ctx": {"settings": settings},
+    }
+    return SteadyWorker(**(options | overrides))

@@ -1,4 +1,4 @@
-"""The SMS failure alert: pops once a day per user while failures are recent."""
+"""The SMS failure alert: pops once a day per user while failures are recent, and on new ones."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -35,16 +35,12 @@ def acknowledged_today(last: datetime | None, now: datetime, time_zone: str) -> 
 async def failure_alert(
     session: AsyncSession, user_id: int, now: datetime, time_zone: str
 ) -> FailureAlert:
-    failed = (
-        await session.exec(
-            select(func.count())
-            .select_from(SmsMessage)
-            .where(
-                SmsMessage.status == SmsStatus.FAILED,
-                col(SmsMessage.updated_at) >= now - ALERT_WINDOW,
-            )
-        )
-    ).one()
+    """Failures of the last 24 hours, and whether any is not yet acknowledged.
+
+    An acknowledgement covers the failures there were when it was made, and only on its own
+    (local) day: the alert pops once a day while there are recent failures, and again the
+    same day when another message fails after the user dismissed it.
+    """
     last = (
         await session.exec(
             select(func.max(AlertAcknowledgement.acknowledged_at)).where(
@@ -54,8 +50,18 @@ async def failure_alert(
     ).one()
     if last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=now.tzinfo)
+    covered_until = last if acknowledged_today(last, now, time_zone) else None
+    failed_at = col(SmsMessage.updated_at)
+    uncovered = func.count(case((failed_at > covered_until, 1))) if covered_until else func.count()
+    failed, unacknowledged = (
+        await session.exec(
+            select(func.count(), uncovered)
+            .select_from(SmsMessage)
+            .where(SmsMessage.status == SmsStatus.FAILED, failed_at >= now - ALERT_WINDOW)
+        )
+    ).one()
     return FailureAlert(
         failed_last_24_hours=failed,
-        should_alert=failed > 0 and not acknowledged_today(last, now, time_zone),
+        should_alert=unacknowledged > 0,
         last_acknowledged_at=last,
     )

@@ -1,16 +1,34 @@
-"""The 24.1 upgrade step: give contacts an SMS number from their mobile or phone."""
+"""The 24.1 upgrade step: give contacts an SMS number from their mobile or phone.
+
+Migration 0002 runs it once per database as part of `timetrak-sms migrate`;
+`timetrak-sms backfill-sms-numbers` runs it again by hand. Both go through `fill_batch`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, update
-from sqlmodel import col, select
+import sqlalchemy as sa
+from sqlalchemy import bindparam
 
-from models.clients import Contact
 from models.db import Sessions
 from models.phone import sms_number
+
+# Only the columns the step reads and writes, named as every revision since 0001 has them, so
+# the migration keeps working whatever later revisions add to the contact table.
+CONTACTS = sa.table(
+    "contact",
+    sa.column("id", sa.Integer),
+    sa.column("mobile", sa.String),
+    sa.column("phone", sa.String),
+    sa.column("sms_number", sa.String),
+)
+SET_NUMBER = (
+    sa.update(CONTACTS)
+    .where(CONTACTS.c.id == bindparam("contact_id"), CONTACTS.c.sms_number.is_(None))
+    .values(sms_number=bindparam("number"))
+)
 
 
 @dataclass
@@ -24,11 +42,34 @@ class BackfillCounts:
         return self.set + self.already_set + self.no_usable_number
 
 
-def number_for(mobile: str | None, phone: str | None) -> tuple[str | None, bool]:
-    """The mobile when it formats to a NZ/AU mobile, else the phone when that does; and
-    whether it came from the mobile (copy-mobile-to-SMS starts on then)."""
-    from_mobile = sms_number(mobile)
-    return (from_mobile, True) if from_mobile else (sms_number(phone), False)
+def number_for(mobile: str | None, phone: str | None) -> str | None:
+    """The mobile when it formats to a NZ/AU mobile, else the phone when that does."""
+    return sms_number(mobile) or sms_number(phone)
+
+
+def batch_after(after: int, size: int) -> sa.Select:
+    return (
+        sa.select(CONTACTS.c.id, CONTACTS.c.mobile, CONTACTS.c.phone, CONTACTS.c.sms_number)
+        .where(CONTACTS.c.id > after)
+        .order_by(CONTACTS.c.id)
+        .limit(size)
+    )
+
+
+def fill_batch(rows: Sequence, counts: BackfillCounts) -> list[dict]:
+    """The rule for one batch of (id, mobile, phone, sms_number): the numbers to set."""
+    changes = []
+    for contact_id, mobile, phone, current in rows:
+        if current:
+            counts.already_set += 1
+            continue
+        number = number_for(mobile, phone)
+        if number is None:
+            counts.no_usable_number += 1
+            continue
+        changes.append({"contact_id": contact_id, "number": number})
+        counts.set += 1
+    return changes
 
 
 async def backfill_sms_numbers(
@@ -43,44 +84,27 @@ async def backfill_sms_numbers(
     """
     counts = BackfillCounts()
     after = 0
-    table = Contact.__table__
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("contact_id"), table.c.sms_number.is_(None))
-        .values(sms_number=bindparam("number"), copy_mobile_to_sms=bindparam("copy"))
-    )
     while True:
         async with sessions.begin() as session:
-            rows = (
-                await session.exec(
-                    select(Contact.id, Contact.mobile, Contact.phone, Contact.sms_number)
-                    .where(col(Contact.id) > after)
-                    .order_by(Contact.id)
-                    .limit(batch_size)
-                )
-            ).all()
+            rows = (await session.execute(batch_after(after, batch_size))).all()
             if not rows:
                 break
-            changes = []
-            for contact_id, mobile, phone, current in rows:
-                if current:
-                    counts.already_set += 1
-                    continue
-                number, from_mobile = number_for(mobile, phone)
-                if number is None:
-                    counts.no_usable_number += 1
-                    continue
-                changes.append(
-                    {
-                        "contact_id": contact_id,
-                        "number": number,
-                        "copy": from_mobile,
-                    }
-                )
-                counts.set += 1
+            changes = fill_batch(rows, counts)
             if changes:
-                await session.execute(stmt, changes)
+                await session.execute(SET_NUMBER, changes)
             after = rows[-1][0]
         if progress:
             progress(counts)
+    return counts
+
+
+def backfill_in_migration(connection: sa.Connection, batch_size: int = 2000) -> BackfillCounts:
+    """The same step on a migration's connection, inside the migration's transaction."""
+    counts = BackfillCounts()
+    after = 0
+    while rows := connection.execute(batch_after(after, batch_size)).all():
+        changes = fill_batch(rows, counts)
+        if changes:
+            connection.execute(SET_NUMBER, changes)
+        after = rows[-1][0]
     return counts

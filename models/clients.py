@@ -23,5 +23,6 @@ class Contact(SQLModel, table=True):
     active: bool = True
     phone: str | None = Field(default=None, max_length=40)
     mobile: str | None = Field(default=None, max_length=40)
+    # E.164 SMS number; "Copy mobile number to SMS" is derived from it and the mobile
+    # (models.contact_numbers.mobile_matches_sms), never stored, so it cannot drift.
     sms_number: str | None = Field(default=None, max_length=16, index=True)
-    copy_mobile_to_sms: bool = False

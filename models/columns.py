@@ -39,3 +39,8 @@ def enum_column(kind: type[enum.Enum]) -> sa.Enum:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# Row ids are integer columns: 32 bits on PostgreSQL. A larger id names no row, and must not
+# reach the database, whose driver refuses to send it.
+MAX_ROW_ID = 2**31 - 1

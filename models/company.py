@@ -60,11 +60,12 @@ class AuthToken(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", index=True)
     token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    expires_at: datetime = Field(sa_type=UtcDateTime)
+    # Indexed for the daily clean-up of expired tokens (jobs/tokens.py).
+    expires_at: datetime = Field(sa_type=UtcDateTime, index=True)
 
 
 class AlertAcknowledgement(SQLModel, table=True):
-    """A user dismissed the SMS failure alert; it pops again the next day."""
+    """A user dismissed the SMS failure alert: it covers the failures there were then, that day."""
 
     __tablename__ = "alert_acknowledgement"
     __table_args__ = (sa.Index("ix_alert_ack_user_at", "user_id", "acknowledged_at"),)

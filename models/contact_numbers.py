@@ -6,7 +6,7 @@ from enum import Enum
 
 from models.clients import Contact
 from models.errors import DomainError, ErrorCode
-from models.phone import check_phone, is_sms_number, sms_number
+from models.phone import MAX_NUMBER_LENGTH, TOO_LONG, check_phone, is_sms_number, sms_number
 
 
 class NumberField(Enum):
@@ -14,17 +14,10 @@ class NumberField(Enum):
     MOBILE = "mobile"
 
 
-MAX_NUMBER_LENGTH = 40
-
-
 def clean_number(text: str | None, field: str = "number") -> str | None:
     text = (text or "").strip()
     if len(text) > MAX_NUMBER_LENGTH:
-        raise DomainError(
-            ErrorCode.INVALID_PHONE_NUMBER,
-            f"A phone number is at most {MAX_NUMBER_LENGTH} characters.",
-            field=field,
-        )
+        raise DomainError(ErrorCode.INVALID_PHONE_NUMBER, TOO_LONG, field=field)
     return text or None
 
 
@@ -42,7 +35,11 @@ def valid_sms_number(text: str | None, field: str = "smsNumber") -> str | None:
 
 
 def mobile_matches_sms(contact: Contact) -> bool:
-    """Whether the edit form opens with "Copy mobile number to SMS" ticked."""
+    """Whether "Copy mobile number to SMS" is ticked: the mobile formats to the SMS number.
+
+    Derived, never stored, so it holds however the numbers got there (the edit form, the
+    grid's inline edits, the copy buttons, the upgrade's backfill).
+    """
     return contact.sms_number is not None and sms_number(contact.mobile) == contact.sms_number
 
 
@@ -60,18 +57,41 @@ def copy_by_default(contact: Contact, mobile: str | None, sms: str | None, sms_g
 def set_on_create(contact: Contact, sms_given: bool) -> None:
     """A new contact's SMS number comes from its mobile when that formats to a mobile."""
     if sms_given and contact.sms_number:
-        contact.copy_mobile_to_sms = sms_number(contact.mobile) == contact.sms_number
         return
     contact.sms_number = sms_number(contact.mobile)
-    contact.copy_mobile_to_sms = contact.sms_number is not None
 
 
 def set_mobile(contact: Contact, mobile: str | None, copy_to_sms: bool) -> None:
     """The edit form: with copy ticked the SMS number keeps in step with the mobile."""
     contact.mobile = clean_number(mobile, "mobile")
-    contact.copy_mobile_to_sms = copy_to_sms
     if copy_to_sms:
         contact.sms_number = sms_number(contact.mobile)
+
+
+def set_on_edit(
+    contact: Contact,
+    mobile: str | None,
+    sms: str | None,
+    sms_given: bool,
+    copy_to_sms: bool | None,
+) -> None:
+    """The edit form's save: the mobile, then the SMS number given or following the mobile."""
+    if copy_to_sms is None:
+        copy_to_sms = copy_by_default(contact, mobile, sms, sms_given)
+    set_mobile(contact, mobile, copy_to_sms)
+    if sms_given:
+        contact.sms_number = sms
+    require_copy_matches(contact, copy_to_sms)
+
+
+def require_copy_matches(contact: Contact, copy_to_sms: bool | None) -> None:
+    """Copy ticked with an SMS number of its own is a contradiction the form cannot show."""
+    if copy_to_sms and contact.sms_number != sms_number(contact.mobile):
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "The SMS number follows the mobile while Copy mobile number to SMS is on.",
+            field="smsNumber",
+        )
 
 
 def set_number(contact: Contact, field: NumberField, value: str | None) -> None:
@@ -102,8 +122,6 @@ def copy_to_sms(contact: Contact, field: NumberField) -> None:
             field="from",
         )
     contact.sms_number = number
-    if field is NumberField.MOBILE:
-        contact.copy_mobile_to_sms = True
 
 
 def has_invalid_number(contact: Contact) -> bool:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+# Registers the check every flush makes of the text it writes (lengths, NUL, valid Unicode).
+from models import input_limits  # noqa: F401
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -24,7 +28,8 @@ def async_url(url: str) -> str:
 def create_engine(url: str, **kwargs) -> AsyncEngine:
     # pre-ping: after a database restart a pooled connection is replaced, not handed out broken.
     kwargs.setdefault("pool_pre_ping", True)
-    engine = create_async_engine(async_url(url), **kwargs)
+    # Looked up at each call, so OpenTelemetry's instrumentation (api.telemetry) sees it.
+    engine = sqlalchemy_asyncio.create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

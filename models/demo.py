@@ -370,8 +370,8 @@ def _client_row(spec: DemoClient) -> Client:
 
 
 def _contact_row(client_id: int, spec: DemoContact) -> Contact:
-    # Only numbers valid as typed get an SMS number here; fixable ones are left for the
-    # backfill-sms-numbers upgrade step, as in a database upgraded from before 24.1.
+    # Only numbers valid as typed get an SMS number here; fixable ones are left for
+    # backfill-sms-numbers, as in a database where someone cleared them after the upgrade.
     check = check_phone(spec.mobile) if spec.mobile else None
     number = check.e164 if check and check.valid else None
     return Contact(
@@ -381,7 +381,6 @@ def _contact_row(client_id: int, spec: DemoContact) -> Contact:
         phone=spec.phone,
         mobile=spec.mobile,
         sms_number=number,
-        copy_mobile_to_sms=number is not None,
     )
 
 

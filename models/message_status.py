@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,8 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.columns import utcnow
-from models.enums import SmsStatus
+from models.enums import SmsSource, SmsStatus
 from models.sms import SmsMessage
+from models.status_reports import on_commit, status_changed
+
+log = logging.getLogger("timetrak_sms.messages")
 
 RANK = {
     SmsStatus.QUEUED: 0,
@@ -39,6 +43,7 @@ async def advance(
 
     One conditional UPDATE, so two workers or a replayed callback cannot both win.
     `only_from` narrows the statuses it may leave (e.g. only a message still SENDING).
+    The change is logged and counted once the transaction commits (models.status_reports).
     """
     now = now or utcnow()
     allowed = [s for s in earlier_than(status) if only_from is None or s in only_from]
@@ -50,9 +55,14 @@ async def advance(
         update(SmsMessage)
         .where(col(SmsMessage.id) == message_id, col(SmsMessage.status).in_(allowed), *conditions)
         .values(status=status, updated_at=now, **values)
+        .returning(SmsMessage.source)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    source = result.scalar_one_or_none()
+    if source is None:
+        return False
+    status_changed(session, message_id, status, source, **values)
+    return True
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,7 @@ class Claimed:
     to_number: str
     body: str
     attempts: int
+    source: SmsSource | None = None
 
 
 def claimable(now: datetime):
@@ -94,16 +105,37 @@ async def claim(
             send_started_at=now,
             updated_at=now,
         )
-        .returning(SmsMessage.id, SmsMessage.to_number, SmsMessage.body, SmsMessage.attempts)
+        .returning(
+            SmsMessage.id,
+            SmsMessage.to_number,
+            SmsMessage.body,
+            SmsMessage.attempts,
+            SmsMessage.source,
+        )
         .execution_options(synchronize_session=False)
     )
-    return sorted((Claimed(*row) for row in result.all()), key=lambda c: c.id)
+    claimed = sorted((Claimed(*row) for row in result.all()), key=lambda c: c.id)
+    for message in claimed:
+        status_changed(
+            session, message.id, SmsStatus.SENDING, message.source, attempt=message.attempts
+        )
+    return claimed
 
 
 async def retry_later(session: AsyncSession, message_id: int, at: datetime) -> None:
-    await session.execute(
+    result = await session.execute(
         update(SmsMessage)
         .where(col(SmsMessage.id) == message_id, SmsMessage.status == SmsStatus.SENDING)
         .values(retry_at=at, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount == 1:
+        on_commit(
+            session,
+            lambda: log.info(
+                "message %d stays SENDING, to be tried again at %s",
+                message_id,
+                f"{at:%H:%M:%S} UTC",
+                extra={"message_id": message_id, "status": SmsStatus.SENDING.value},
+            ),
+        )

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from models.enums import OptOutMethod
+from models.provider_errors import STOPPED_BY_RECIPIENT
 from models.sms import OptOut
 
 OPT_OUT_WORDS = frozenset(
@@ -64,3 +65,13 @@ async def record_keyword(
     else:
         row.opted_out, row.opted_in_at = False, now
     return row
+
+
+async def record_refusal(
+    session: AsyncSession, number: str, provider_code: str | None, now: datetime
+) -> OptOut | None:
+    """A provider refusal that says the recipient replied STOP opts the number out, as the
+    reply itself would have; the next send is refused before it reaches the provider."""
+    if provider_code != STOPPED_BY_RECIPIENT:
+        return None
+    return await record_keyword(session, number, Keyword.OPT_OUT, now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, PhoneNumberType
@@ -16,6 +16,10 @@ NOT_A_NUMBER = "Not a phone number."
 NOT_VALID = "Not a valid New Zealand or Australian phone number."
 FOREIGN = "Only New Zealand and Australian mobile numbers can receive SMS."
 NOT_MOBILE = "That is not a mobile number; SMS needs a mobile number."
+ENTER_NUMBER = "Enter a mobile number, or clear the country code."
+# The number columns hold 40 characters; longer input is refused wherever a number is typed.
+MAX_NUMBER_LENGTH = 40
+TOO_LONG = f"A phone number is at most {MAX_NUMBER_LENGTH} characters."
 
 _A_COUNTRY = {"NZ": "a New Zealand", "AU": "an Australian"}
 _CALLING_CODES = {"NZ": "+64", "AU": "+61"}
@@ -80,23 +84,42 @@ def is_sms_number(e164: str | None) -> bool:
     return _is_mobile(number) and _e164(number) == e164
 
 
+def check_mobile(text: str | None, country_code: str | None = None) -> PhoneCheck:
+    """A mobile as typed with its country code, if any: the one rule behind checkPhoneNumber
+    and a client's mobile, so the two agree on every input.
+
+    With a country code the number must be that country's mobile ("21 123 4567" after +64
+    is fine; "021 123 4567" after +61 is a New Zealand number, so not valid). Without one,
+    a New Zealand or Australian mobile as written, punctuation aside.
+    """
+    entered = text or ""
+    code = (country_code or "").strip()
+    stripped = entered.strip()
+    if code and not stripped:
+        return _rejected(entered, ENTER_NUMBER)
+    if len(stripped) > MAX_NUMBER_LENGTH:
+        return _rejected(entered, TOO_LONG)
+    region = _region_for(code) if code else None
+    if code and region is None:
+        return _rejected(entered, FOREIGN)
+    found = _check_pair(region, stripped) if stripped else check_phone(entered)
+    check = replace(found, input=entered)
+    if region is None or (check.valid and check.country == region):
+        return check
+    return replace(check, valid=False, message=_client_message(check, region))
+
+
 def check_client_mobile(country_code: str | None, number: str | None) -> ClientMobile | None:
     """A client's mobile from the country-code and number fields; both blank means none given."""
-    code = (country_code or "").strip()
-    text = (number or "").strip()
+    code, text = (country_code or "").strip(), (number or "").strip()
     if not code and not text:
         return None
-    if not text:
-        raise _invalid_mobile("Enter a mobile number, or clear the country code.")
-    region = None
-    if code:
-        region = _region_for(code)
-        if region is None:
-            raise _invalid_mobile(FOREIGN, field="mobileCountryCode")
-    check = _check_pair(region, text)
-    if check.valid and (region is None or check.country == region):
+    check = check_mobile(number, country_code)
+    if check.valid:
         return ClientMobile(_CALLING_CODES[check.country], check.formatted, check.e164)
-    raise _invalid_mobile(_client_message(check, region))
+    code_at_fault = code and text and _region_for(code) is None
+    field = "mobileCountryCode" if code_at_fault else "mobileNumber"
+    raise DomainError(ErrorCode.INVALID_PHONE_NUMBER, check.message, field=field)
 
 
 def _region_for(code: str | None) -> str | None:
@@ -184,7 +207,8 @@ def _check_pair(region: str | None, text: str) -> PhoneCheck:
     return check_phone(text, region)
 
 
-def _client_message(check: PhoneCheck, region: str | None) -> str:
+def _client_message(check: PhoneCheck, region: str) -> str:
+    """With a country code chosen, fixes are suggested in the international form."""
     if check.e164 is None:
         return check.message or NOT_A_NUMBER
     suggestion = phonenumbers.format_number(
@@ -194,10 +218,6 @@ def _client_message(check: PhoneCheck, region: str | None) -> str:
         country = _A_COUNTRY[check.country]
         return f"That is {country} mobile number, not {_CALLING_CODES[region]}; try {suggestion}."
     return f"Not a valid mobile number as entered; try {suggestion}."
-
-
-def _invalid_mobile(message: str, field: str = "mobileNumber") -> DomainError:
-    return DomainError(ErrorCode.INVALID_PHONE_NUMBER, message, field=field)
 
 
 def _e164(number: PhoneNumber) -> str:

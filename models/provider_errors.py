@@ -1,6 +1,23 @@
-"""Plain-language reasons for the SMS provider's error codes."""
+"""What the SMS provider's message statuses and error codes mean for us."""
 
 from __future__ import annotations
+
+from models.enums import SmsStatus
+
+# What Twilio's message statuses (in its list and its status callbacks) mean for ours. A status
+# not named here still means Twilio has the message: SENT, never "send it again".
+STATUSES = {
+    "queued": SmsStatus.SENT,
+    "accepted": SmsStatus.SENT,
+    "scheduled": SmsStatus.SENT,
+    "sending": SmsStatus.SENT,
+    "sent": SmsStatus.SENT,
+    "delivered": SmsStatus.DELIVERED,
+    "read": SmsStatus.DELIVERED,
+    "undelivered": SmsStatus.FAILED,
+    "failed": SmsStatus.FAILED,
+    "canceled": SmsStatus.FAILED,
+}
 
 REASONS = {
     "21211": "The number is not a valid phone number.",
@@ -19,6 +36,11 @@ REASONS = {
     "20003": "The SMS provider refused our credentials.",
     "20429": "The SMS provider is limiting how fast we send.",
 }
+
+
+# "The recipient replied STOP to this sender": Twilio blocks every send to the number until it
+# replies START, so the refusal is an opt-out as surely as an inbound STOP (models.opt_outs).
+STOPPED_BY_RECIPIENT = "21610"
 
 
 def reason_for(code: str | int | None, provider_text: str | None = None) -> str:

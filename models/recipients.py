@@ -38,6 +38,8 @@ class Recipient:
     sms_number: str | None
     opted_out: bool
     problem: ErrorCode | None
+    # A contact made inactive keeps its numbers but receives nothing; clients are always active.
+    active: bool = True
 
     @property
     def can_receive_sms(self) -> bool:
@@ -76,7 +78,10 @@ def default_time_entry_recipient(
     )
 
 
-def eligibility(sms_number: str | None, opted_out: bool) -> ErrorCode | None:
+def eligibility(sms_number: str | None, opted_out: bool, active: bool = True) -> ErrorCode | None:
+    """Why a recipient cannot receive SMS, or None; an inactive contact is no recipient at all."""
+    if not active:
+        return ErrorCode.INVALID_RECIPIENT
     if not sms_number:
         return ErrorCode.NO_SMS_NUMBER
     if not is_sms_number(sms_number):
@@ -88,6 +93,8 @@ def eligibility(sms_number: str | None, opted_out: bool) -> ErrorCode | None:
 
 def problem_message(recipient: Recipient) -> str:
     match recipient.problem:
+        case ErrorCode.INVALID_RECIPIENT:
+            return f"{recipient.name} is no longer active."
         case ErrorCode.NO_SMS_NUMBER:
             return f"{recipient.name} has no SMS number."
         case ErrorCode.INVALID_SMS_NUMBER:
@@ -136,7 +143,8 @@ def contact_recipient(contact: Contact, opted_out: set[str]) -> Recipient:
         contact.name,
         number,
         is_out,
-        eligibility(number, is_out),
+        eligibility(number, is_out, contact.active),
+        contact.active,
     )
 
 
@@ -177,7 +185,8 @@ async def recipient_of_client(
 ) -> Recipient:
     """The recipient, checked to be the client or one of its (active) contacts.
 
-    Anyone else is INVALID_RECIPIENT.
+    Anyone else is INVALID_RECIPIENT. With active_only False an inactive contact of the
+    client is returned, its problem saying it cannot receive.
     """
     recipient = await load_recipient(session, ref)
     if recipient is None or recipient.client_id != client_id:
@@ -186,14 +195,25 @@ async def recipient_of_client(
             "The recipient is neither the client nor one of the client's contacts.",
             field="recipient",
         )
-    if active_only and ref.kind is RecipientKind.CONTACT:
-        contact = await session.get(Contact, ref.id)
-        if contact is not None and not contact.active:
-            raise DomainError(
-                ErrorCode.INVALID_RECIPIENT,
-                f"{contact.name} is no longer active.",
-                field="recipient",
-            )
+    if active_only and not recipient.active:
+        raise DomainError(ErrorCode.INVALID_RECIPIENT, problem_message(recipient), "recipient")
+    return recipient
+
+
+async def checked_recipient(
+    session: AsyncSession, ref: RecipientRef, client_id: int | None = None
+) -> Recipient:
+    """The SMS form's contact switch: who the recipient is and whether they can receive.
+
+    Given the client of the appointment or time entry, anyone but that client and its
+    contacts is INVALID_RECIPIENT, as a send would say; an inactive contact of the client is
+    answered, with the problem that it cannot receive.
+    """
+    if client_id is not None:
+        return await recipient_of_client(session, client_id, ref, active_only=False)
+    recipient = await load_recipient(session, ref)
+    if recipient is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such client or contact.", field="recipient")
     return recipient
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time as clock
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -20,20 +23,34 @@ from models.columns import utcnow
 from models.company import SETTINGS_ID, GlobalSettings, User
 from models.enums import RecipientKind, SmsSource, SmsStatus
 from models.errors import DomainError
+from models.metrics import REMINDER_RUN_SECONDS
 from models.recipients import Recipient, client_number, eligibility, opted_out_numbers
+from models.segments import check_message, measure
 from models.sms import ReminderEvent, SmsMessage, SmsMessageAppointment, SmsTemplate
-from models.status_feed import announce
-from models.templates import TemplateValues, render_checked
+from models.status_feed import MessageFacts, announce, message_facts
+from models.status_reports import created_in_bulk, on_commit
+from models.templates import TemplateValues, render
 from models.work import Appointment, Job, Task
 
+log = logging.getLogger("timetrak_sms.reminders")
+
 BATCH = 2000
+# Tokens can render a text longer than the body column; a refused one is kept cut to fit.
+BODY_LIMIT = SmsMessage.__table__.c.body.type.length
 
 
 @dataclass
 class RunResult:
     queued: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    # What each failed message is about, for announcing it (models.status_feed).
+    failed_facts: dict[int, MessageFacts] = field(default_factory=dict)
     ran: bool = True
+
+    @property
+    def written(self) -> int:
+        """Messages the run wrote, FAILED ones included: every job it reached on its day."""
+        return len(self.queued) + len(self.failed)
 
 
 def local_today(now: datetime, time_zone: str) -> date:
@@ -97,6 +114,7 @@ class Due:
     client_mobile: str | None
     contact_name: str | None
     contact_sms: str | None
+    contact_active: bool | None
     job_title: str
     task_name: str | None
     user_name: str
@@ -113,7 +131,10 @@ class Due:
                 self.contact_sms,
             )
         out = number in opted_out
-        return Recipient(kind, rid, self.client_id, name, number, out, eligibility(number, out))
+        active = self.contact_active is not False
+        return Recipient(
+            kind, rid, self.client_id, name, number, out, eligibility(number, out, active), active
+        )
 
 
 async def due_appointments(session: AsyncSession, start: datetime, end: datetime) -> list[Due]:
@@ -130,6 +151,7 @@ async def due_appointments(session: AsyncSession, start: datetime, end: datetime
             Client.mobile_number,
             Contact.name,
             Contact.sms_number,
+            Contact.active,
             Job.title,
             Task.name,
             User.name,
@@ -193,8 +215,11 @@ def reminder_row(
     )
     problem: DomainError | None = None
     try:
-        text, length = render_checked(template.body, values)
-        row.update(body=text, segments=length.segments, encoding=length.encoding)
+        text = render(template.body, values)
+        # Even a text refused as too long is stored as rendered: what would have been sent.
+        length = measure(text)
+        row.update(body=text[:BODY_LIMIT], segments=length.segments, encoding=length.encoding)
+        check_message(text)
     except DomainError as error:
         problem = error
     try:
@@ -227,6 +252,7 @@ async def run_event(
     The claim and every insert commit together: a run that dies half way leaves the day
     unclaimed and nothing written, and runs again.
     """
+    started = clock.monotonic()
     now = now or utcnow()
     company = await session.get(GlobalSettings, SETTINGS_ID)
     if company is None or not (company.sms_enabled and company.sms_reminders_enabled):
@@ -249,11 +275,13 @@ async def run_event(
     ]
     opted_out = await opted_out_numbers(session, first_numbers)
     result = RunResult()
+    failed_codes: Counter[str] = Counter()
     dialect = session.bind.dialect.name
     messages = SmsMessage.__table__
     for i in range(0, len(groups), BATCH):
         batch = groups[i : i + BATCH]
         rows = [reminder_row(g, event, template, company, today, opted_out, now) for g in batch]
+        codes = {row["job_id"]: row["error_code"] for row in rows}
         inserted = await session.execute(
             insert_new(dialect, messages, (messages.c.id, messages.c.job_id, messages.c.status)),
             rows,
@@ -267,9 +295,55 @@ async def run_event(
         ]
         if links:
             await session.execute(insert_new(dialect, SmsMessageAppointment.__table__), links)
-        for message_id, status in ids.values():
+        for job_id, (message_id, status) in ids.items():
             (result.failed if status is SmsStatus.FAILED else result.queued).append(message_id)
+            if status is SmsStatus.FAILED:
+                failed_codes[codes[job_id]] += 1
+    result.failed_facts = await message_facts(session, result.failed)
+    report_run(session, event.id, today, result, failed_codes, clock.monotonic() - started)
     return result
+
+
+def report_run(
+    session: AsyncSession,
+    event_id: int,
+    day: date,
+    result: RunResult,
+    failed_codes: Counter[str],
+    seconds: float,
+) -> None:
+    """The run's counts, logged and measured once it commits."""
+    created_in_bulk(
+        session,
+        Counter(
+            {
+                (SmsStatus.QUEUED, SmsSource.REMINDER): len(result.queued),
+                (SmsStatus.FAILED, SmsSource.REMINDER): len(result.failed),
+            }
+        ),
+    )
+
+    def report() -> None:
+        REMINDER_RUN_SECONDS.observe(seconds)
+        why = ", ".join(f"{code} {n}" for code, n in sorted(failed_codes.items()))
+        log.info(
+            "reminder event %d ran for %s: %d queued, %d failed%s in %.2f s",
+            event_id,
+            day.isoformat(),
+            len(result.queued),
+            len(result.failed),
+            f" ({why})" if why else "",
+            seconds,
+            extra={
+                "reminder_event_id": event_id,
+                "run_date": day.isoformat(),
+                "queued": len(result.queued),
+                "failed": len(result.failed),
+                "seconds": round(seconds, 3),
+            },
+        )
+
+    on_commit(session, report)
 
 
 async def due_events(session: AsyncSession, now: datetime) -> list[int]:
@@ -299,4 +373,4 @@ async def hand_over(redis, result: RunResult) -> None:
     for i in range(0, len(batches), 100):
         await asyncio.gather(*(enqueue_send_batch(redis, b) for b in batches[i : i + 100]))
     for message_id in result.failed:
-        await announce(redis, message_id, SmsStatus.FAILED)
+        await announce(redis, message_id, SmsStatus.FAILED, result.failed_facts.get(message_id))

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from models.access import require_can_send
 from models.company import GlobalSettings, Profile, User
 from models.enums import SmsSource, SmsStatus, SmsTemplateKind
 from models.errors import DomainError, ErrorCode
@@ -15,6 +16,7 @@ from models.location import check_location
 from models.recipients import RecipientRef, load_recipient, recipient_of_client
 from models.segments import check_message
 from models.sms import SmsMessage, SmsMessageAppointment, SmsTemplate
+from models.status_reports import status_changed
 from models.subjects import load_subject
 from models.templates import render
 
@@ -69,7 +71,10 @@ async def queue_manual_sms(
     profile: Profile,
     company: GlobalSettings,
 ) -> tuple[SmsMessage, bool]:
-    """The QUEUED message for a manual send and True, or the earlier one with its key and False."""
+    """The QUEUED message for a manual send and True, or the earlier one with its key and False.
+
+    Anyone with Send SMS may message about any appointment or time entry."""
+    require_can_send(profile, company)
     key = request.idempotency_key
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise DomainError(
@@ -85,11 +90,6 @@ async def queue_manual_sms(
             ErrorCode.INVALID_INPUT, "Reminders are sent by scheduled events.", field="source"
         )
     subject = await load_subject(session, request.appointment_id, request.time_entry_id)
-    if subject.owner_id != sender.id and not profile.global_administrator:
-        raise DomainError(
-            ErrorCode.PERMISSION_DENIED,
-            "Only a Global Administrator can message about other users' appointments.",
-        )
     if request.recipient is not None:
         recipient = await recipient_of_client(session, subject.client.id, request.recipient)
     else:
@@ -130,6 +130,7 @@ async def queue_manual_sms(
     )
     session.add(message)
     await session.flush()
+    status_changed(session, message.id, message.status, message.source)
     if subject.appointment is not None:
         session.add(
             SmsMessageAppointment(message_id=message.id, appointment_id=subject.appointment.id)

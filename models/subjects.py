@@ -24,10 +24,6 @@ class Subject:
     time_entry: TimeEntry | None
     default_recipient: RecipientRef
 
-    @property
-    def owner_id(self) -> int:
-        return (self.appointment or self.time_entry).user_id
-
     def values(self, recipient: Recipient | None, company: GlobalSettings) -> TemplateValues:
         start = self.appointment.start if self.appointment else self.time_entry.start
         return TemplateValues(

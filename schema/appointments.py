@@ -50,6 +50,11 @@ class Job:
     async def contact(self, info: Info) -> Contact | None:
         return await contact_by_id(info, self.row.contact_id)
 
+    @strawberry.field(description="In the order they were added to the job.")
+    async def tasks(self, info: Info) -> list[Task]:
+        rows = await info.context.loaders.tasks_of_job.load(self.row.id)
+        return [Task.from_row(r) for r in rows]
+
 
 async def job_by_id(info: Info, job_id: int) -> Job:
     return Job.from_row(await info.context.loaders.jobs.load(job_id))

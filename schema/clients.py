@@ -6,6 +6,7 @@ import strawberry
 
 from models import Client as ClientRow
 from models import Contact as ContactRow
+from models.contact_numbers import mobile_matches_sms
 from models.enums import RecipientKind as RecipientKindEnum
 from models.phone import PhoneCheck
 from models.recipients import Recipient as RecipientRule
@@ -99,7 +100,9 @@ class Contact:
     mobile: str | None
     sms_number: str | None
     copy_mobile_to_sms: bool = strawberry.field(
-        description="Keep the SMS number in step with the mobile number."
+        description="True whenever the mobile formats to the SMS number, however the numbers "
+        "got there; the edit form opens with Copy mobile number to SMS ticked then, and the "
+        "SMS number keeps in step with the mobile."
     )
 
     @classmethod
@@ -112,7 +115,7 @@ class Contact:
             phone=row.phone,
             mobile=row.mobile,
             sms_number=row.sms_number,
-            copy_mobile_to_sms=row.copy_mobile_to_sms,
+            copy_mobile_to_sms=mobile_matches_sms(row),
         )
 
     @strawberry.field
@@ -133,8 +136,8 @@ class Recipient:
     opted_out: bool
     can_receive_sms: bool
     problem: ErrorCode | None = strawberry.field(
-        description="Why this recipient cannot receive SMS (NO_SMS_NUMBER, INVALID_SMS_NUMBER, "
-        "OPTED_OUT), else null."
+        description="Why this recipient cannot receive SMS (INVALID_RECIPIENT for a contact "
+        "no longer active, NO_SMS_NUMBER, INVALID_SMS_NUMBER, OPTED_OUT), else null."
     )
 
     @classmethod

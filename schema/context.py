@@ -9,10 +9,9 @@ import strawberry
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
-from models import GlobalSettings, Profile, User
+from models import GlobalSettings, Profile, User, access
 from models.config import Settings
 from models.db import Sessions
-from models.errors import DomainError, ErrorCode
 from schema.errors import unauthenticated
 from schema.loaders import Loaders
 
@@ -42,22 +41,22 @@ class Context:
             raise unauthenticated()
         return self.user, self.profile
 
+    def require_admin(self) -> tuple[User, Profile]:
+        user, profile = self.require_user()
+        access.require_admin(profile)
+        return user, profile
+
     async def company(self) -> GlobalSettings:
         return await self.loaders.company()
 
     async def require_sms_enabled(self) -> GlobalSettings:
         company = await self.company()
-        if not company.sms_enabled:
-            raise DomainError(ErrorCode.SMS_DISABLED, "SMS is turned off for this company.")
+        access.require_sms_enabled(company)
         return company
 
     async def require_reminders_enabled(self) -> GlobalSettings:
-        company = await self.require_sms_enabled()
-        if not company.sms_reminders_enabled:
-            raise DomainError(
-                ErrorCode.REMINDERS_DISABLED,
-                "SMS appointment reminders are turned off for this company.",
-            )
+        company = await self.company()
+        access.require_reminders_enabled(company)
         return company
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
@@ -11,6 +12,8 @@ from graphql import GraphQLError
 
 from models.errors import DomainError
 from models.errors import ErrorCode as DomainErrorCode
+
+log = logging.getLogger("timetrak_sms.graphql")
 
 ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode")
 
@@ -29,10 +32,18 @@ class UserError:
 
 
 class CodedError(GraphQLError):
-    """A GraphQL execution error carrying `extensions.code`; safe to show even when masking."""
+    """A GraphQL execution error carrying `extensions.code` (and `field`, the input at fault,
+    when there is one); safe to show even when masking.
 
-    def __init__(self, code: DomainErrorCode, message: str):
-        super().__init__(message, extensions={"code": code.value})
+    The code is a product ErrorCode, or a string for limits of the transport that are not the
+    product's (SERVICE_UNAVAILABLE, TOO_MANY_SUBSCRIPTIONS).
+    """
+
+    def __init__(self, code: DomainErrorCode | str, message: str, field: str | None = None):
+        extensions = {"code": code.value if isinstance(code, DomainErrorCode) else code}
+        if field is not None:
+            extensions["field"] = field
+        super().__init__(message, extensions=extensions)
 
 
 def unauthenticated() -> CodedError:
@@ -44,7 +55,7 @@ def permission_denied(what: str = "You do not have permission to do that.") -> C
 
 
 def query_error(error: DomainError) -> CodedError:
-    return CodedError(error.code, error.message)
+    return CodedError(error.code, error.message, error.field)
 
 
 P = ParamSpec("P")
@@ -64,6 +75,14 @@ def user_errors(payload: Callable[..., Payload]):
             try:
                 return await resolver(*args, **kwargs)
             except DomainError as error:
+                # The code and field, not the message: it can quote what the user typed.
+                log.info(
+                    "%s refused: %s%s",
+                    resolver.__name__,
+                    error.code.value,
+                    f" (field {error.field})" if error.field else "",
+                    extra={"mutation": resolver.__name__, "code": error.code.value},
+                )
                 return payload(errors=[UserError.from_domain(error)])
 
         return run

@@ -1,4 +1,5 @@
-"""One Redis subscription per process, fanned out to every live GraphQL subscription."""
+"""One Redis subscription per process, fanned out to every live GraphQL subscription; each
+user's live subscriptions hold seats (schema.subscription_seats), so there is a limit to them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 from models.channels import SMS_STATUS_CHANNEL
 from models.enums import SmsStatus
-from models.status_feed import decode
+from models.status_feed import StatusEvent, decode_event
+from schema.subscription_seats import SubscriptionSeats
 
 log = logging.getLogger(__name__)
 BACKLOG = 1000
@@ -19,19 +21,36 @@ BACKLOG = 1000
 class StatusFeed:
     def __init__(self, redis: Any):
         self.redis = redis
-        self.listeners: set[asyncio.Queue[tuple[int, SmsStatus]]] = set()
+        self.listeners: set[asyncio.Queue[StatusEvent]] = set()
         self.task: asyncio.Task | None = None
         self.ready = asyncio.Event()
+        self.seats = SubscriptionSeats(redis)
+
+    async def events(self, user_id: int | None = None) -> AsyncIterator[StatusEvent]:
+        """Each status event published from now on, by any process; with `user_id`, while
+        holding one of that user's seats (refused with a coded error when none is free)."""
+        async with contextlib.AsyncExitStack() as stack:
+            if user_id is not None:
+                await stack.enter_async_context(self.seats.seat(user_id))
+            queue = await stack.enter_async_context(self.subscribed())
+            while True:
+                yield await queue.get()
 
     async def listen(self) -> AsyncIterator[tuple[int, SmsStatus]]:
         """Each (message id, status) published from now on, by any process."""
-        queue: asyncio.Queue[tuple[int, SmsStatus]] = asyncio.Queue(maxsize=BACKLOG)
-        self.listeners.add(queue)
-        self.start()
-        await self.ready.wait()
-        try:
+        async with self.subscribed() as queue:
             while True:
-                yield await queue.get()
+                event = await queue.get()
+                yield event.message_id, event.status
+
+    @contextlib.asynccontextmanager
+    async def subscribed(self) -> AsyncIterator[asyncio.Queue[StatusEvent]]:
+        queue: asyncio.Queue[StatusEvent] = asyncio.Queue(maxsize=BACKLOG)
+        self.listeners.add(queue)
+        try:
+            self.start()
+            await self.ready.wait()
+            yield queue
         finally:
             self.listeners.discard(queue)
 
@@ -58,7 +77,7 @@ class StatusFeed:
             async for item in pubsub.listen():
                 if item.get("type") != "message":
                     continue
-                event = decode(item["data"])
+                event = decode_event(item["data"])
                 if event is None:
                     continue
                 for queue in list(self.listeners):
@@ -69,6 +88,7 @@ class StatusFeed:
                 await pubsub.aclose()
 
     async def close(self) -> None:
+        await self.seats.close()
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

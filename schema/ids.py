@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from models.columns import MAX_ROW_ID
 from models.errors import DomainError, ErrorCode
 
 
@@ -10,7 +11,9 @@ def row_id(value: str | None, field: str) -> int:
         parsed = int(str(value))
     except (TypeError, ValueError):
         raise DomainError(ErrorCode.NOT_FOUND, f"No such {field}.", field=field) from None
-    if not 0 < parsed < 2**63:
+    if parsed > MAX_ROW_ID:
+        raise DomainError(ErrorCode.INVALID_INPUT, f"An id is at most {MAX_ROW_ID}.", field=field)
+    if parsed <= 0:
         raise DomainError(ErrorCode.NOT_FOUND, f"No such {field}.", field=field)
     return parsed
 

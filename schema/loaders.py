@@ -258,6 +258,12 @@ class Loaders:
         )
 
     @property
+    def tasks_of_job(self) -> BatchLoader[int, list[Task]]:
+        return self._get(
+            "tasks_of_job", lambda: grouped(self.sessions, Task, Task.job_id, (Task.id,))
+        )
+
+    @property
     def opted_out(self) -> BatchLoader[str, bool]:
         return self._get("opted_out", lambda: opt_outs(self.sessions))
 

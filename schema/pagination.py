@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql import ColumnElement, Select
 
+from models.columns import MAX_ROW_ID
 from models.errors import DomainError, ErrorCode
+from models.input_limits import text_problem
 
 MAX_PAGE = 200
 T = TypeVar("T")
@@ -25,6 +27,7 @@ class PageInfo:
 
 
 def page_size(first: int | None) -> int:
+    """Every connection's page: 50 unless asked, never more than MAX_PAGE."""
     if first is None:
         return 50
     if not 0 <= first <= MAX_PAGE:
@@ -40,12 +43,21 @@ def encode_cursor(value: Any, row_id: int) -> str:
 
 
 def decode_cursor(cursor: str, is_datetime: bool) -> tuple[Any, int]:
+    """The (sort value, row id) a cursor of encode_cursor's holds; anything else, however it
+    was crafted, is INVALID_INPUT before it reaches a query."""
     try:
         value, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(row_id, int):
+        if type(row_id) is not int or not 0 < row_id <= MAX_ROW_ID or not isinstance(value, str):
             raise ValueError
-        return (datetime.fromisoformat(value) if is_datetime else value), row_id
-    except (ValueError, TypeError, json.JSONDecodeError):
+        if text_problem(value) is not None:
+            raise ValueError
+        if not is_datetime:
+            return value, row_id
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError
+        return moment.astimezone(UTC), row_id
+    except (ValueError, TypeError, OverflowError, UnicodeError, RecursionError):
         raise DomainError(
             ErrorCode.INVALID_INPUT, "That cursor is not one this API gave out.", field="after"
         ) from None

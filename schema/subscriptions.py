@@ -1,4 +1,9 @@
-"""Live message updates over graphql-transport-ws, from whichever process made the change."""
+"""Live message updates over graphql-transport-ws, from whichever process made the change.
+
+A subscriber decides from each event's facts whether it wants it (models.access.may_see_event),
+and reads the database only for the events it passes on; events published without facts are
+looked up and decided from the row, as they always were.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +12,55 @@ from collections.abc import AsyncGenerator
 import strawberry
 from sqlmodel import select
 
+from models import Profile, SmsMessageAppointment, User
 from models import SmsMessage as SmsMessageRow
-from models import SmsMessageAppointment
+from models.access import may_see_event, may_see_message, require_show_sms_errors
 from models.enums import SmsStatus
+from models.status_feed import MessageFacts
 from schema.context import Info
 from schema.ids import optional_row_id
 from schema.messages import SmsMessage
-from schema.permissions import IsAuthenticated, coded_errors, require_show_sms_errors
-from schema.queries.calendar import require_calendar_of
+from schema.permissions import IsAuthenticated, coded_errors
 
 
 async def message_event(
-    info: Info, message_id: int, status: SmsStatus
+    info: Info, message_id: int, status: SmsStatus, with_appointments: bool = True
 ) -> tuple[SmsMessage, set[int]] | None:
-    """The message with the status it changed to, and the appointments it is about."""
+    """The message with the status it changed to, and (when asked) the appointments it is
+    about."""
     info.context.fresh_loaders()
     async with info.context.sessions() as session:
         row = await session.get(SmsMessageRow, message_id)
         if row is None:
             return None
         linked = (
-            await session.exec(
-                select(SmsMessageAppointment.appointment_id).where(
-                    SmsMessageAppointment.message_id == message_id
+            (
+                await session.exec(
+                    select(SmsMessageAppointment.appointment_id).where(
+                        SmsMessageAppointment.message_id == message_id
+                    )
                 )
-            )
-        ).all()
+            ).all()
+            if with_appointments
+            else []
+        )
     appointments = set(linked) | ({row.appointment_id} if row.appointment_id else set())
     # The row may have moved on before this event was read; each push shows its own change.
     # Set after the session closed, so nothing is flushed.
     row.status = status
     return SmsMessage.from_row(row), appointments
+
+
+def wants(user: User, profile: Profile, wanted: int | None, facts: MessageFacts) -> bool:
+    """Whether a smsStatusChanged subscriber wants the event, from its facts alone."""
+    if wanted is not None:
+        return wanted in facts.appointment_ids
+    return may_see_event(user, profile, facts)
+
+
+@coded_errors
+async def appointment_wanted(appointment_id: strawberry.ID | None) -> int | None:
+    return optional_row_id(appointment_id, "appointmentId")
 
 
 @coded_errors
@@ -54,13 +77,14 @@ class Subscription:
         description="Each SMS that fails to send, as it fails; users with Show SMS Errors only.",
     )
     async def sms_failures(self, info: Info) -> AsyncGenerator[SmsMessage, None]:
+        user, _ = info.context.require_user()
         await failures_allowed(info)
-        async for message_id, status in info.context.feed.listen():
-            if status is not SmsStatus.FAILED:
+        async for event in info.context.feed.events(user.id):
+            if event.status is not SmsStatus.FAILED:
                 continue
-            event = await message_event(info, message_id, status)
-            if event is not None:
-                yield event[0]
+            found = await message_event(info, event.message_id, event.status, False)
+            if found is not None:
+                yield found[0]
 
     @strawberry.subscription(
         permission_classes=[IsAuthenticated],
@@ -71,27 +95,20 @@ class Subscription:
     ) -> AsyncGenerator[SmsMessage, None]:
         user, profile = info.context.require_user()
         await coded_errors(info.context.require_sms_enabled)()
-        wanted = await coded_errors(visible_appointment)(info, appointment_id)
-        async for message_id, status in info.context.feed.listen():
-            event = await message_event(info, message_id, status)
-            if event is None:
+        wanted = await appointment_wanted(appointment_id)
+        async for event in info.context.feed.events(user.id):
+            if event.facts is not None and not wants(user, profile, wanted, event.facts):
                 continue
-            message, appointments = event
-            if wanted is not None and wanted not in appointments:
+            found = await message_event(
+                info, event.message_id, event.status, with_appointments=event.facts is None
+            )
+            if found is None:
                 continue
-            if wanted is None and not (
-                profile.global_administrator or message.row.sent_by_id == user.id
+            message, appointments = found
+            if event.facts is None and not (
+                wanted in appointments
+                if wanted is not None
+                else may_see_message(user, profile, message.row)
             ):
                 continue
             yield message
-
-
-async def visible_appointment(info: Info, appointment_id: strawberry.ID | None) -> int | None:
-    wanted = optional_row_id(appointment_id, "appointmentId")
-    if wanted is None:
-        return None
-    user, profile = info.context.require_user()
-    row = await info.context.loaders.appointments.load(wanted)
-    if row is not None:
-        require_calendar_of(user, profile, row.user_id)
-    return wanted

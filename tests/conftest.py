@@ -222,3 +222,14 @@ async def drain(services: Services, twilio_settings: Settings):
             await worker.close()
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A PostgreSQL cluster of the tests' own on 127.0.0.1, to stop and restart at will."""
+    from tests.postgres_cluster import PostgresCluster, server_binaries
+
+    if server_binaries() is None:
+        pytest.skip("PostgreSQL's initdb is not installed")
+    with PostgresCluster() as cluster:
+        yield cluster

@@ -345,19 +345,20 @@ async def test_a_reminder_event_cannot_switch_to_an_appointment_template(admin):
 # Turned off
 
 
-async def test_reminder_events_answer_reminders_disabled_when_reminders_are_off(admin):
+@pytest.mark.parametrize("switch", ["smsRemindersEnabled", "smsEnabled"])
+async def test_reminder_events_are_prepared_while_sms_is_off(admin, switch):
     template = await template_id(admin, "REMINDER_EVENT")
     event = await demo_event(admin)
-    await set_settings(admin, smsRemindersEnabled=False)
+    await set_settings(admin, **{switch: False})
 
-    listed = await admin.post(EVENTS)
     created = await admin.ok(CREATE_EVENT, {"input": new_event(template)})
     updated = await admin.ok(UPDATE_EVENT, {"id": event["id"], "input": {"intervalDays": 2}})
+    listed = await admin.ok(EVENTS)
 
-    assert listed["data"] is None
-    assert [e["extensions"]["code"] for e in listed["errors"]] == ["REMINDERS_DISABLED"]
-    assert [e["code"] for e in created["createReminderEvent"]["errors"]] == ["REMINDERS_DISABLED"]
-    assert [e["code"] for e in updated["updateReminderEvent"]["errors"]] == ["REMINDERS_DISABLED"]
+    assert created["createReminderEvent"]["errors"] == []
+    assert updated["updateReminderEvent"]["errors"] == []
+    assert len(listed["reminderEvents"]) == 2
+    assert [e["intervalDays"] for e in listed["reminderEvents"]] == [2, 2]
 
 
 async def test_reminder_events_come_back_when_reminders_are_turned_on_again(admin):
@@ -369,16 +370,24 @@ async def test_reminder_events_come_back_when_reminders_are_turned_on_again(admi
     assert len(data["reminderEvents"]) == 1
 
 
-async def test_templates_answer_sms_disabled_when_sms_is_off(admin):
+async def test_templates_are_prepared_while_sms_is_off(admin):
     template = await template_id(admin, "APPOINTMENT")
     await set_settings(admin, smsEnabled=False)
 
     created = await admin.ok(CREATE_TEMPLATE, {"input": {
         "name": "New", "kind": "APPOINTMENT", "body": GOOD_BODY}})
     updated = await admin.ok(UPDATE_TEMPLATE, {"id": template, "input": {"name": "Renamed"}})
-    listed = await admin.post(TEMPLATES)
+    listed = await admin.ok(TEMPLATES)
 
-    assert [e["code"] for e in created["createSmsTemplate"]["errors"]] == ["SMS_DISABLED"]
-    assert [e["code"] for e in updated["updateSmsTemplate"]["errors"]] == ["SMS_DISABLED"]
-    assert listed["data"] is None
-    assert [e["extensions"]["code"] for e in listed["errors"]] == ["SMS_DISABLED"]
+    assert created["createSmsTemplate"]["errors"] == []
+    assert updated["updateSmsTemplate"]["errors"] == []
+    assert {"New", "Renamed"} <= {t["name"] for t in listed["smsTemplates"]}
+
+
+async def test_the_sms_form_offers_no_templates_while_sms_is_off(admin, office):
+    await set_settings(admin, smsEnabled=False)
+
+    body = await office.post(TEMPLATES)
+
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["SMS_DISABLED"]

@@ -152,19 +152,8 @@ async def test_calendar_refuses_an_empty_or_backwards_window(tech):
     assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 
 
-async def test_office_cannot_see_the_techs_calendar(demo, office):
-    tech = await row_named(demo, models.User, email="tech@example.com")
-    now = datetime.now(UTC)
-
-    body = await office.post(CALENDAR, {"start": iso(now), "end": iso(now + timedelta(days=15)),
-                                        "userId": str(tech.id)})
-
-    assert body["data"] is None
-    assert body["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
-
-
-@pytest.mark.parametrize("who", ["admin", "tech"])
-async def test_admin_and_the_tech_themself_see_the_techs_calendar(demo, anonymous, who):
+@pytest.mark.parametrize("who", ["admin", "office", "tech"])
+async def test_everyone_sees_the_techs_calendar(demo, anonymous, who):
     api = await anonymous.login(who)
     tech = await row_named(demo, models.User, email="tech@example.com")
     now = datetime.now(UTC)
@@ -227,15 +216,12 @@ async def test_appointment_shows_its_messages_newest_first_with_activities(demo,
     assert on_site["location"]["accuracyMeters"] == 5.0
 
 
-async def test_appointment_of_someone_else_is_refused_unless_admin(demo, office, admin):
+async def test_the_office_opens_an_appointment_of_the_techs(demo, office):
     appointment_id = await appointment_at(demo, "tech@example.com", "Surgery rewiring", DAY)
 
-    refused = await office.post(APPOINTMENT, {"id": str(appointment_id)})
-    allowed = await admin.ok(APPOINTMENT, {"id": str(appointment_id)})
+    data = await office.ok(APPOINTMENT, {"id": str(appointment_id)})
 
-    assert refused["data"] == {"appointment": None}
-    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
-    assert allowed["appointment"]["id"] == str(appointment_id)
+    assert data["appointment"]["id"] == str(appointment_id)
 
 
 async def test_unknown_appointment_and_time_entry_are_null(tech):
@@ -300,10 +286,9 @@ async def test_demo_time_entries_follow_their_appointment_or_task(demo, tech):
         ("Mere Tane", None), ("Dr Anjali Rao", "NO_SMS_NUMBER")]
 
 
-async def test_office_cannot_see_the_techs_time_entry(demo, office):
+async def test_the_office_opens_a_time_entry_of_the_techs(demo, office):
     entry_id = await time_entry(demo, "Surgery rewiring")
 
-    body = await office.post(TIME_ENTRY, {"id": str(entry_id)})
+    data = await office.ok(TIME_ENTRY, {"id": str(entry_id)})
 
-    assert body["data"] == {"timeEntry": None}
-    assert body["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert data["timeEntry"]["id"] == str(entry_id)

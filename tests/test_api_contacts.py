@@ -306,19 +306,20 @@ async def test_a_new_contact_cannot_copy_its_mobile_to_a_different_sms_number(of
     assert await grid(office) == ACTIVE_CONTACTS
 
 
-@pytest.mark.parametrize(("numbers", "copy", "sms"), [
-    ({}, True, None),
-    ({"mobile": "021 555 0177"}, False, "+64215550177"),
-    ({"mobile": "021 555 0177"}, True, "+64215550177"),
+@pytest.mark.parametrize(("numbers", "copy", "sms", "reads"), [
+    ({}, True, None, False),
+    ({"mobile": "021 555 0177"}, False, "+64215550177", True),
+    ({"mobile": "021 555 0177"}, True, "+64215550177", True),
 ])
-async def test_a_new_contact_may_say_whether_copy_is_ticked(office, numbers, copy, sms):
+async def test_copy_on_a_new_contact_reads_back_as_whether_the_mobile_is_the_sms_number(
+        office, numbers, copy, sms, reads):
     harbourside = await client_id(office, "Harbourside")
 
     data = await office.ok(CREATE_CONTACT, {"input": {
         "clientId": harbourside, "name": "New", "copyMobileToSms": copy, **numbers}})
 
     contact = data["createContact"]["contact"]
-    assert (contact["smsNumber"], contact["copyMobileToSms"]) == (sms, copy)
+    assert (contact["smsNumber"], contact["copyMobileToSms"]) == (sms, reads)
 
 
 @pytest.mark.parametrize(("client", "code"), [(None, "INVALID_INPUT"), ("10000", "NOT_FOUND")])
@@ -337,13 +338,29 @@ async def test_a_tech_without_edit_contact_cannot_add_a_contact(tech, office):
     assert await grid(office) == ACTIVE_CONTACTS
 
 
-async def test_no_contact_is_added_while_sms_is_off(admin):
+async def test_contacts_are_added_while_sms_is_off(admin):
     harbourside = await client_id(admin, "Harbourside")
     await sms_off(admin)
 
-    data = await admin.ok(CREATE_CONTACT, {"input": {"clientId": harbourside, "name": "New"}})
+    data = await admin.ok(CREATE_CONTACT, {"input": {"clientId": harbourside, "name": "New",
+                                                     "mobile": "021 555 0177"}})
 
-    assert codes(data["createContact"]) == ["SMS_DISABLED"]
+    assert data["createContact"]["errors"] == []
+    # The SMS number is set as on any new contact, ready for the day SMS is switched on.
+    assert data["createContact"]["contact"]["smsNumber"] == "+64215550177"
+
+
+@pytest.mark.parametrize("field,value", [("smsNumber", "021 555 0177"),
+                                         ("copyMobileToSms", False)])
+async def test_the_sms_fields_of_a_new_contact_wait_for_sms(admin, field, value):
+    harbourside = await client_id(admin, "Harbourside")
+    await sms_off(admin)
+
+    data = await admin.ok(CREATE_CONTACT, {"input": {"clientId": harbourside, "name": "New",
+                                                     field: value}})
+
+    assert [(e["code"], e["field"]) for e in data["createContact"]["errors"]] == [
+        ("SMS_DISABLED", field)]
     (node,) = (await admin.ok(CLIENT_CONTACTS, {"search": "Harbourside"}))["clients"]["nodes"]
     assert [c["name"] for c in node["contacts"]] == ["Accounts", "Mere Tane"]
 
@@ -608,11 +625,25 @@ async def test_a_tech_cannot_edit_a_contact(tech, office):
     assert (await read_contact(office, mere))["name"] == "Mere Tane"
 
 
-async def test_no_contact_edit_while_sms_is_off(admin):
-    mere = await contact_id(admin, "Harbourside", "Mere Tane")
+async def test_contacts_stay_editable_while_sms_is_off(office, admin):
+    mere = await contact_id(office, "Harbourside", "Mere Tane")
     await sms_off(admin)
 
-    data = await admin.ok(UPDATE_CONTACT, {"id": mere, "input": {"name": "Renamed"}})
+    data = await office.ok(UPDATE_CONTACT, {"id": mere, "input": {"name": "Mere Tane-Smith",
+                                                                  "mobile": "022 555 0188"}})
+
+    assert data["updateContact"]["errors"] == []
+    contact = await read_contact(office, mere)
+    assert (contact["name"], contact["smsNumber"]) == ("Mere Tane-Smith", "+64225550188")
+
+
+async def test_the_sms_number_of_a_contact_waits_for_sms(office, admin):
+    mere = await contact_id(office, "Harbourside", "Mere Tane")
+    await sms_off(admin)
+
+    data = await office.ok(UPDATE_CONTACT, {"id": mere, "input": {"name": "Renamed",
+                                                                  "smsNumber": "022 555 0188"}})
 
     assert codes(data["updateContact"]) == ["SMS_DISABLED"]
-    assert (await read_contact(admin, mere))["name"] == "Mere Tane"
+    contact = await read_contact(office, mere)
+    assert (contact["name"], contact["smsNumber"]) == ("Mere Tane", "+64215550111")

@@ -245,14 +245,13 @@ async def test_history_filters_by_appointment_directly_or_through_the_link(admin
     assert bodies(with_status) == ["reminder for the job"]
 
 
-async def test_history_answers_sms_disabled_when_sms_is_off(admin, demo):
-    await add(demo, message("hidden", BASE))
+async def test_history_stays_readable_while_sms_is_off(admin, demo):
+    await add(demo, message("still here", BASE))
     assert (await admin.ok(UPDATE_SETTINGS, {"on": False}))["updateSettings"]["errors"] == []
 
-    body = await admin.post(SMS_MESSAGES)
+    data = await admin.ok(SMS_MESSAGES)
 
-    assert body["data"] is None
-    assert body["errors"][0]["extensions"]["code"] == "SMS_DISABLED"
+    assert "still here" in [n["body"] for n in data["smsMessages"]["nodes"]]
 
 
 # smsFailures
@@ -372,17 +371,25 @@ async def test_an_acknowledgement_from_yesterday_in_the_company_zone_does_not_co
     assert datetime.fromisoformat(data["lastAcknowledgedAt"]) == yesterday
 
 
+async def failed_before_local_midnight(sessions) -> None:
+    """A failure a second before today began in Auckland: within the last 24 hours, and
+    before any acknowledgement made today."""
+    when = local_midnight_today() - timedelta(seconds=1)
+    await add(sessions, message("before midnight", when - timedelta(days=3),
+                                status=SmsStatus.FAILED, updated_at=when))
+
+
 async def test_an_acknowledgement_earlier_today_in_the_company_zone_counts(office, demo, rows):
-    await failed(demo, "an hour ago", timedelta(hours=1))
+    await failed_before_local_midnight(demo)
     await acknowledged_at(demo, OFFICE_EMAIL, rows, local_midnight_today())
 
     data = (await office.ok(ALERT))["smsFailureAlert"]
 
-    assert data["shouldAlert"] is False
+    assert (data["failedLast24Hours"], data["shouldAlert"]) == (1, False)
 
 
 async def test_the_latest_acknowledgement_is_the_one_that_counts(admin, demo, rows):
-    await failed(demo, "an hour ago", timedelta(hours=1))
+    await failed_before_local_midnight(demo)
     await acknowledged_at(demo, ADMIN_EMAIL, rows, local_midnight_today())
     await acknowledged_at(demo, ADMIN_EMAIL, rows, local_midnight_today() - timedelta(days=2))
 
@@ -390,6 +397,47 @@ async def test_the_latest_acknowledgement_is_the_one_that_counts(admin, demo, ro
 
     assert data["shouldAlert"] is False
     assert datetime.fromisoformat(data["lastAcknowledgedAt"]) == local_midnight_today()
+
+
+async def test_acknowledging_no_failures_does_not_silence_a_later_one(office, demo):
+    # Given: the office dismisses the alert while nothing has failed
+    quiet = (await office.ok(ACKNOWLEDGE))["acknowledgeSmsFailureAlert"]
+
+    # When: a message fails later the same day
+    await failed(demo, "just now", timedelta(0))
+    data = (await office.ok(ALERT))["smsFailureAlert"]
+
+    # Then
+    assert (quiet["failedLast24Hours"], quiet["shouldAlert"]) == (0, False)
+    assert (data["failedLast24Hours"], data["shouldAlert"]) == (1, True)
+
+
+async def test_a_failure_after_the_acknowledgement_pops_the_alert_again(office, demo):
+    # Given: one failure, seen and dismissed
+    await failed(demo, "an hour ago", timedelta(hours=1))
+    dismissed = (await office.ok(ACKNOWLEDGE))["acknowledgeSmsFailureAlert"]
+
+    # When: another fails after that
+    await failed(demo, "just now", timedelta(0))
+    popped = (await office.ok(ALERT))["smsFailureAlert"]
+    dismissed_again = (await office.ok(ACKNOWLEDGE))["acknowledgeSmsFailureAlert"]
+
+    # Then: the alert pops for the new one, and dismissing it covers both
+    assert (dismissed["failedLast24Hours"], dismissed["shouldAlert"]) == (1, False)
+    assert (popped["failedLast24Hours"], popped["shouldAlert"]) == (2, True)
+    assert (dismissed_again["failedLast24Hours"], dismissed_again["shouldAlert"]) == (2, False)
+
+
+async def test_failures_dismissed_yesterday_pop_once_more_today(office, demo, rows):
+    # Given: a failure a second before local midnight, dismissed half a second later
+    await failed_before_local_midnight(demo)
+    await acknowledged_at(demo, OFFICE_EMAIL, rows,
+                          local_midnight_today() - timedelta(milliseconds=500))
+
+    data = (await office.ok(ALERT))["smsFailureAlert"]
+
+    # Then: still within 24 hours, and today has not seen it yet
+    assert (data["failedLast24Hours"], data["shouldAlert"]) == (1, True)
 
 
 async def test_the_alert_answers_sms_disabled_when_sms_is_off(admin, office, demo):

@@ -117,14 +117,13 @@ async def test_recipients_of_a_time_entry_put_its_default_recipient_first(demo, 
     assert data["smsRecipients"][2]["smsNumber"] == "+61412555302"
 
 
-async def test_recipients_of_someone_elses_appointment_are_refused(demo, tech):
+async def test_the_tech_lists_recipients_of_an_appointment_the_office_owns(demo, tech):
     id = await appointment(demo, "Grease trap replacement", email="office@example.com")
 
-    refused = await tech.post(SMS_RECIPIENTS, {"appointmentId": id})
+    data = await tech.ok(SMS_RECIPIENTS, {"appointmentId": id})
     neither = await tech.post(SMS_RECIPIENTS, {})
 
-    assert refused["data"] is None
-    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert "Mere Tane" in {r["name"] for r in data["smsRecipients"]}
     assert neither["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 
 
@@ -238,7 +237,7 @@ async def test_preview_refuses_reminder_and_inactive_templates(demo, tech):
 
 
 @pytest.mark.parametrize("with_template", [True, False])
-async def test_preview_about_someone_elses_appointment_is_refused(demo, tech, with_template):
+async def test_the_tech_previews_about_an_appointment_the_office_owns(demo, tech, with_template):
     id = await appointment(demo, "Grease trap replacement", email="office@example.com")
     variables = {"appointmentId": id}
     if with_template:
@@ -246,10 +245,21 @@ async def test_preview_about_someone_elses_appointment_is_refused(demo, tech, wi
     else:
         variables["body"] = "Hello"
 
-    body = await tech.post(PREVIEW, variables)
+    data = await tech.ok(PREVIEW, variables)
+
+    preview = data["previewSms"]
+    assert preview["errors"] == []
+    if with_template:
+        assert preview["body"].endswith("is on the way now.")
+    else:
+        assert preview["body"] == "Hello"
+
+
+async def test_a_preview_about_an_unknown_appointment_is_not_found(tech):
+    body = await tech.post(PREVIEW, {"appointmentId": "987654", "body": "Hello"})
 
     assert body["data"] is None
-    assert body["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
 async def test_every_form_helper_answers_sms_disabled_when_sms_is_off(demo, admin, tech):
@@ -294,7 +304,7 @@ async def test_a_time_entry_from_an_appointment_is_about_that_appointment(demo):
         company = await session.get(models.GlobalSettings, 1)
 
     assert subject.appointment.id == entry.appointment_id
-    assert subject.owner_id == entry.user_id
+    assert subject.user.id == entry.user_id
     assert subject.default_recipient == RecipientRef(RecipientKind.CONTACT, mere.id)
     values = subject.values(None, company)
     assert (values.client_name, values.job_title, values.task_name, values.user_name) == (

@@ -238,11 +238,22 @@ async def test_create_admin_user_joins_the_administrator_profile(cli, seeded, cl
 
 async def test_create_admin_user_refuses_a_non_administrator_profile(cli, seeded, cli_sessions):
     result = await cli("create-user", "--email", "x@example.com", "--name", "X",
-                       "--password", "pw", "--profile", "Technician", "--admin")
+                       "--password", "pw-for-x-user", "--profile", "Technician", "--admin")
 
     assert result.status == 1
     assert "not a Global Administrator" in result.err
     assert await count(cli_sessions, User, User.email == "x@example.com") == 0
+
+
+async def test_create_user_refuses_a_password_the_api_would_refuse(cli, cli_sessions):
+    await cli("migrate")
+
+    result = await cli("create-user", "--email", "short@example.com", "--name", "Short",
+                       "--password", "seven..")
+
+    assert result.status == 1
+    assert "at least 8 characters" in result.err
+    assert await count(cli_sessions, User, User.email == "short@example.com") == 0
 
 
 # --- backfill-sms-numbers ----------------------------------------------------------------------

@@ -30,9 +30,8 @@ LANDLINE_E164 = "+6495550123"
 AU_MOBILE_IN_PHONE = "0412 555 777"
 
 
-def contact(phone=None, mobile=None, sms=None, copy=False) -> Contact:
-    return Contact(client_id=1, name="Mere Tane", phone=phone, mobile=mobile, sms_number=sms,
-                   copy_mobile_to_sms=copy)
+def contact(phone=None, mobile=None, sms=None) -> Contact:
+    return Contact(client_id=1, name="Mere Tane", phone=phone, mobile=mobile, sms_number=sms)
 
 
 # --- set_on_create --------------------------------------------------------------------------------
@@ -49,7 +48,7 @@ def test_a_new_contact_without_an_sms_number_takes_it_from_a_mobile_that_formats
 
     set_on_create(new, sms_given=False)
 
-    assert (new.sms_number, new.copy_mobile_to_sms) == (sms, copy)
+    assert (new.sms_number, mobile_matches_sms(new)) == (sms, copy)
 
 
 def test_a_new_contact_keeps_a_different_sms_number_it_was_given_and_copy_is_off():
@@ -57,7 +56,7 @@ def test_a_new_contact_keeps_a_different_sms_number_it_was_given_and_copy_is_off
 
     set_on_create(new, sms_given=True)
 
-    assert (new.sms_number, new.copy_mobile_to_sms) == (OTHER_E164, False)
+    assert (new.sms_number, mobile_matches_sms(new)) == (OTHER_E164, False)
 
 
 def test_a_new_contact_given_its_own_mobile_as_sms_number_has_copy_on():
@@ -65,32 +64,32 @@ def test_a_new_contact_given_its_own_mobile_as_sms_number_has_copy_on():
 
     set_on_create(new, sms_given=True)
 
-    assert (new.sms_number, new.copy_mobile_to_sms) == (MOBILE_E164, True)
+    assert (new.sms_number, mobile_matches_sms(new)) == (MOBILE_E164, True)
 
 
 # --- set_mobile: the edit form --------------------------------------------------------------------
 
 
 def test_with_copy_ticked_the_sms_number_follows_the_new_mobile():
-    edited = contact(mobile=MOBILE, sms=MOBILE_E164, copy=True)
+    edited = contact(mobile=MOBILE, sms=MOBILE_E164)
 
     set_mobile(edited, f"  {OTHER_MOBILE} ", copy_to_sms=True)
 
-    assert (edited.mobile, edited.sms_number, edited.copy_mobile_to_sms) == (
+    assert (edited.mobile, edited.sms_number, mobile_matches_sms(edited)) == (
         OTHER_MOBILE, OTHER_E164, True)
 
 
 def test_with_copy_unticked_the_sms_number_stays_put():
-    edited = contact(mobile=MOBILE, sms=MOBILE_E164, copy=True)
+    edited = contact(mobile=MOBILE, sms=MOBILE_E164)
 
     set_mobile(edited, OTHER_MOBILE, copy_to_sms=False)
 
-    assert (edited.mobile, edited.sms_number, edited.copy_mobile_to_sms) == (
+    assert (edited.mobile, edited.sms_number, mobile_matches_sms(edited)) == (
         OTHER_MOBILE, MOBILE_E164, False)
 
 
 def test_with_copy_ticked_clearing_the_mobile_clears_the_sms_number():
-    edited = contact(mobile=MOBILE, sms=MOBILE_E164, copy=True)
+    edited = contact(mobile=MOBILE, sms=MOBILE_E164)
 
     set_mobile(edited, "  ", copy_to_sms=True)
 
@@ -98,7 +97,7 @@ def test_with_copy_ticked_clearing_the_mobile_clears_the_sms_number():
 
 
 def test_an_overlong_mobile_is_refused():
-    edited = contact(mobile=MOBILE, sms=MOBILE_E164, copy=True)
+    edited = contact(mobile=MOBILE, sms=MOBILE_E164)
 
     with pytest.raises(DomainError) as refused:
         set_mobile(edited, "0" * 41, copy_to_sms=True)
@@ -202,7 +201,7 @@ def test_copying_a_mobile_number_sets_the_sms_number(field, numbers, sms, copy):
 
     copy_to_sms(edited, field)
 
-    assert (edited.sms_number, edited.copy_mobile_to_sms) == (sms, copy)
+    assert (edited.sms_number, mobile_matches_sms(edited)) == (sms, copy)
 
 
 @pytest.mark.parametrize(("field", "numbers", "says"), [
@@ -219,7 +218,7 @@ def test_copying_a_number_that_is_no_mobile_is_refused_and_changes_nothing(field
 
     assert refused.value.code is ErrorCode.INVALID_SMS_NUMBER
     assert says in refused.value.message
-    assert (edited.sms_number, edited.copy_mobile_to_sms) == (OTHER_E164, False)
+    assert (edited.sms_number, mobile_matches_sms(edited)) == (OTHER_E164, False)
 
 
 # --- the grid's categories and the form's default -------------------------------------------------

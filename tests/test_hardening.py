@@ -272,11 +272,13 @@ async def test_healthz_answers_without_touching_anything(anonymous):
     assert response.json() == {"status": "ok"}
 
 
-async def test_readyz_reports_database_and_redis(anonymous):
+async def test_readyz_reports_database_redis_and_a_missing_worker(anonymous):
+    # No worker runs beside the tests' app (tests/test_worker_outages.py starts one).
     response = await anonymous.http.get("/readyz")
 
-    assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database": True, "redis": True}
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": True, "redis": True,
+                               "worker": "not seen"}
 
 
 async def test_readyz_is_unavailable_when_the_database_is(services, tmp_path):
@@ -291,4 +293,5 @@ async def test_readyz_is_unavailable_when_the_database_is(services, tmp_path):
         await broken.dispose()
 
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": False, "redis": True}
+    assert response.json() == {"status": "unavailable", "database": False, "redis": True,
+                               "worker": "not seen"}

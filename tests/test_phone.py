@@ -363,12 +363,13 @@ def test_client_mobile_conflicting_country(country_code, number, message):
 @pytest.mark.parametrize(
     ("country_code", "number", "suggestion"),
     [
-        (None, "0064 21 123 4567", "+64 21 123 4567"),
-        (None, "64211234567", "+64 21 123 4567"),
-        (None, "+64 021 123 4567", "+64 21 123 4567"),
-        (None, "021 123 4567 (mob)", "+64 21 123 4567"),
-        (None, "21 123 4567", "+64 21 123 4567"),
-        (None, "61412345678", "+61 412 345 678"),
+        # Without a country code the fix is suggested as checkPhoneNumber words it, nationally.
+        (None, "0064 21 123 4567", "021 123 4567"),
+        (None, "64211234567", "021 123 4567"),
+        (None, "+64 021 123 4567", "021 123 4567"),
+        (None, "021 123 4567 (mob)", "021 123 4567"),
+        (None, "21 123 4567", "021 123 4567"),
+        (None, "61412345678", "0412 345 678"),
         ("+64", "64211234567", "+64 21 123 4567"),
         ("+64", "21 123 4567 mob", "+64 21 123 4567"),
         ("+64", "+64 021 123 4567", "+64 21 123 4567"),

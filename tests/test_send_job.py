@@ -120,6 +120,33 @@ async def test_an_opt_out_after_queueing_stops_the_send(tech, admin, demo, twili
     assert (shown["status"], shown["errorCode"]) == ("FAILED", "OPTED_OUT")
 
 
+SMS_SWITCH = """
+mutation Switch($on: Boolean!) { updateSettings(input: {smsEnabled: $on}) { errors { code } } }
+"""
+FAILURES = "{ smsFailures { nodes { id status errorCode errorMessage } } }"
+
+
+async def test_switching_sms_off_fails_what_is_queued_without_sending_it(
+        tech, admin, office, demo, twilio, drain):
+    # Given a message queued while SMS was on
+    message_id = await queue_one(tech, demo)
+    assert (await admin.ok(SMS_SWITCH, {"on": False}))["updateSettings"]["errors"] == []
+
+    # When the worker gets to it
+    await drain()
+
+    # Then Twilio never hears of it, and it is a failure like any other
+    assert twilio.received == []
+    row = await stored(demo, message_id)
+    assert (row.status, row.error_code) == (SmsStatus.FAILED, "SMS_DISABLED")
+    assert "switched off" in row.error_message
+    [shown] = (await admin.ok(HISTORY))["smsMessages"]["nodes"]
+    assert (shown["status"], shown["errorCode"]) == ("FAILED", "SMS_DISABLED")
+    assert (await admin.ok(SMS_SWITCH, {"on": True}))["updateSettings"]["errors"] == []
+    [failure] = (await office.ok(FAILURES))["smsFailures"]["nodes"]
+    assert (failure["id"], failure["errorMessage"]) == (str(message_id), row.error_message)
+
+
 # On the wire
 
 async def test_twilio_gets_a_form_post_with_a_status_callback_for_our_message(

@@ -142,17 +142,19 @@ async def test_a_profile_without_send_sms_to_client_is_refused(tech, demo, twili
     await assert_nothing_written_or_sent(demo, twilio, drain)
 
 
-async def test_only_an_administrator_may_send_about_another_users_appointment(
-        office, demo, twilio, drain):
+async def test_the_office_sends_about_the_technicians_appointment(office, demo, twilio, drain):
     # Given: the technician's appointment
     appointment = await harbourside_visit(demo)
 
     # When
-    code, _ = await refused(office, send_input(appointment))
+    payload = (await office.ok(SEND, send_input(appointment)))["sendSms"]
+    await drain()
 
     # Then
-    assert code == "PERMISSION_DENIED"
-    await assert_nothing_written_or_sent(demo, twilio, drain)
+    assert payload["errors"] == []
+    [message] = await stored_messages(demo)
+    assert (message.appointment_id, message.status) == (appointment.id, SmsStatus.SENT)
+    assert len(twilio.received) == 1
 
 
 # To whom

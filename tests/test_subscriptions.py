@@ -245,6 +245,36 @@ async def test_changes_of_other_appointments_are_not_pushed(admin, services, ser
             await receive(ws, 0.3)
 
 
+async def test_the_tech_sees_the_changes_of_what_the_office_sends_about_their_work(
+        tech, office, services, server, twilio, drain):
+    async with connected(server, tech.token) as ws:
+        await subscribe(ws, services.feed, STATUS_CHANGED)
+        _, message_id = await sendable_appointment(office, services.sessions)
+
+        await drain()
+
+        pushed = [await receive(ws) for _ in range(3)]
+    assert [(p["payload"]["data"]["smsStatusChanged"]["id"],
+             p["payload"]["data"]["smsStatusChanged"]["status"]) for p in pushed] == [
+        (message_id, status) for status in ("QUEUED", "SENDING", "SENT")]
+
+
+async def test_a_message_about_no_work_is_pushed_only_to_who_sees_every_message(
+        tech, office, services, server):
+    message_id = await failed_message(services.sessions)
+    async with connected(server, tech.token) as tech_ws, \
+            connected(server, office.token) as office_ws:
+        await subscribe(tech_ws, services.feed, STATUS_CHANGED)
+        await subscribe(office_ws, services.feed, STATUS_CHANGED)
+
+        await announce(services.queue, message_id, SmsStatus.FAILED)
+
+        pushed = await receive(office_ws)
+        with pytest.raises(TimeoutError):
+            await receive(tech_ws, 0.5)
+    assert pushed["payload"]["data"]["smsStatusChanged"]["id"] == str(message_id)
+
+
 # --- connecting -----------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Signing in, company settings and acknowledging the failure alert."""
+"""Signing in and out, company settings and acknowledging the failure alert."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import strawberry
 
 from models import AlertAcknowledgement, GlobalSettings
-from models.accounts import sign_in
+from models.access import require_show_sms_errors
+from models.accounts import TOKEN_DIGEST_SCOPE_KEY, revoke_token, sign_in
 from models.alerts import failure_alert
 from models.columns import utcnow
 from models.company import SETTINGS_ID
 from models.errors import DomainError, ErrorCode
+from models.sign_in_limits import SignInLimits
 from schema.context import Info
 from schema.errors import UserError, user_errors
 from schema.people import Settings, User
-from schema.permissions import IsAuthenticated, coded_errors, require_admin, require_show_sms_errors
+from schema.permissions import IsAuthenticated, coded_errors
 from schema.queries.history import SmsFailureAlert
 
 
@@ -30,6 +32,11 @@ class LoginInput:
 class LoginPayload:
     token: str | None = None
     user: User | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class LogoutPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -48,11 +55,13 @@ class SettingsPayload:
 
 
 def valid_time_zone(name: str) -> str:
+    # A key is looked up as a file: one too long for a file name is an OSError, not "unknown".
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        shown = repr(name) if len(name) <= 64 else "That"
         raise DomainError(
-            ErrorCode.INVALID_INPUT, f"{name!r} is not a known IANA time zone.", field="timeZone"
+            ErrorCode.INVALID_INPUT, f"{shown} is not a known IANA time zone.", field="timeZone"
         ) from None
     return name
 
@@ -60,10 +69,20 @@ def valid_time_zone(name: str) -> str:
 @strawberry.type
 class AccountMutation:
     @strawberry.mutation
+    @user_errors(LoginPayload)
     async def login(self, info: Info, input: LoginInput) -> LoginPayload:
-        ttl = timedelta(hours=info.context.settings.token_ttl_hours)
-        async with info.context.sessions.begin() as session:
-            signed_in = await sign_in(session, input.email, input.password, ttl)
+        context = info.context
+        # The direct peer; behind a proxy, run uvicorn with --proxy-headers and
+        # --forwarded-allow-ips so this is the client's address, not the proxy's.
+        client = context.request.client.host if context.request.client else None
+        signed_in = await sign_in(
+            context.sessions,
+            SignInLimits.from_settings(context.queue, context.settings),
+            input.email,
+            input.password,
+            client,
+            timedelta(hours=context.settings.token_ttl_hours),
+        )
         if signed_in is None:
             return LoginPayload(
                 errors=[
@@ -78,12 +97,31 @@ class AccountMutation:
         return LoginPayload(token=token, user=User.from_row(user))
 
     @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Revoke the token this request was made with.",
+    )
+    async def logout(self, info: Info) -> LogoutPayload:
+        digest = info.context.request.scope.get(TOKEN_DIGEST_SCOPE_KEY)
+        if digest is None:
+            # Signed in by a websocket's connection_init, which carries no Authorization header.
+            return LogoutPayload(
+                errors=[
+                    UserError(
+                        code=ErrorCode.INVALID_INPUT,
+                        message="Sign out over HTTP, with the token in the Authorization header.",
+                    )
+                ]
+            )
+        async with info.context.sessions.begin() as session:
+            await revoke_token(session, digest)
+        return LogoutPayload()
+
+    @strawberry.mutation(
         permission_classes=[IsAuthenticated], description="Global Administrator only."
     )
     @user_errors(SettingsPayload)
     async def update_settings(self, info: Info, input: SettingsInput) -> SettingsPayload:
-        _, profile = info.context.require_user()
-        require_admin(profile)
+        info.context.require_admin()
         async with info.context.sessions.begin() as session:
             row = await session.get(GlobalSettings, SETTINGS_ID)
             if row is None:

@@ -19,7 +19,7 @@ from schema.errors import UserError, user_errors
 from schema.ids import existing_row, row_id
 from schema.messages import ReminderEvent, SmsTemplate, SmsTemplateKind
 from schema.mutations.clients import required_name
-from schema.permissions import IsAuthenticated, require_admin
+from schema.permissions import IsAuthenticated
 
 MAX_TEMPLATE_LENGTH = 2000
 
@@ -62,15 +62,6 @@ def template_body(body: str) -> str:
     return body
 
 
-async def administrator(info: Info, reminders: bool = False) -> None:
-    _, profile = info.context.require_user()
-    require_admin(profile)
-    if reminders:
-        await info.context.require_reminders_enabled()
-    else:
-        await info.context.require_sms_enabled()
-
-
 async def events_using(session, template_id: int) -> list[ReminderEventRow]:
     return list(
         (
@@ -99,7 +90,7 @@ class AdminMutation:
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @user_errors(SmsTemplatePayload)
     async def create_sms_template(self, info: Info, input: SmsTemplateInput) -> SmsTemplatePayload:
-        await administrator(info)
+        info.context.require_admin()
         if input.kind is None:
             raise DomainError(ErrorCode.INVALID_INPUT, "Choose the template's kind.", field="kind")
         row = SmsTemplateRow(
@@ -117,7 +108,7 @@ class AdminMutation:
     async def update_sms_template(
         self, info: Info, id: strawberry.ID, input: SmsTemplateInput
     ) -> SmsTemplatePayload:
-        await administrator(info)
+        info.context.require_admin()
         async with info.context.sessions.begin() as session:
             row = await existing_row(session, SmsTemplateRow, id, what="template")
             if input.name is not None:
@@ -143,7 +134,7 @@ class AdminMutation:
     async def create_reminder_event(
         self, info: Info, input: ReminderEventInput
     ) -> ReminderEventPayload:
-        await administrator(info, reminders=True)
+        info.context.require_admin()
         if input.interval_days is None or input.run_at is None or input.template_id is None:
             raise DomainError(
                 ErrorCode.INVALID_INPUT,
@@ -173,7 +164,7 @@ class AdminMutation:
     async def update_reminder_event(
         self, info: Info, id: strawberry.ID, input: ReminderEventInput
     ) -> ReminderEventPayload:
-        await administrator(info, reminders=True)
+        info.context.require_admin()
         async with info.context.sessions.begin() as session:
             row = await existing_row(session, ReminderEventRow, id, what="reminder event")
             if input.description is not None:

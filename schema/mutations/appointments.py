@@ -63,14 +63,6 @@ def check_times(start: datetime, end: datetime) -> None:
         raise DomainError(ErrorCode.INVALID_INPUT, "The end must be after the start.", field="end")
 
 
-def require_own(row: AppointmentRow, user: UserRow, profile: Profile) -> None:
-    if row.user_id != user.id and not profile.global_administrator:
-        raise DomainError(
-            ErrorCode.PERMISSION_DENIED,
-            "Only a Global Administrator can change other users' appointments.",
-        )
-
-
 def new_appointment(input: AppointmentInput, user: UserRow) -> AppointmentRow:
     if input.job_id is None or input.start is None or input.end is None:
         raise DomainError(
@@ -83,19 +75,11 @@ def new_appointment(input: AppointmentInput, user: UserRow) -> AppointmentRow:
     )
 
 
-async def set_owner(
-    session, row: AppointmentRow, input: AppointmentInput, user: UserRow, profile: Profile
-) -> None:
+async def set_owner(session, row: AppointmentRow, input: AppointmentInput) -> None:
+    """Anyone may book anyone: the office books the technicians."""
     if input.user_id is None:
         return
-    owner = await existing_row(session, UserRow, input.user_id, "userId")
-    if owner.id != user.id and not profile.global_administrator:
-        raise DomainError(
-            ErrorCode.PERMISSION_DENIED,
-            "Only a Global Administrator can book other users.",
-            field="userId",
-        )
-    row.user_id = owner.id
+    row.user_id = (await existing_row(session, UserRow, input.user_id, "userId")).id
 
 
 async def set_work(
@@ -132,7 +116,7 @@ async def set_contact(
     if input.contact is None:
         row.contact_id = default
         return
-    contact_id = await chosen_contact(session, client, input.contact.ref())
+    contact_id = await chosen_contact(session, client, input.contact.ref(), default)
     if contact_id != default:
         require_unlocked(profile.layout_appointment_contact, "Appointment > Contact", "contact")
     row.contact_id = contact_id
@@ -162,14 +146,15 @@ async def save(
         if creating:
             row = new_appointment(input, user)
         else:
-            require_own(existing, user, profile)
             row = await session.get(AppointmentRow, existing.id)
-        await set_owner(session, row, input, user, profile)
+        await set_owner(session, row, input)
         job, task, job_changed = await set_work(session, row, input, creating)
         row.start, row.end = input.start or row.start, input.end or row.end
         check_times(row.start, row.end)
         client = await session.get(ClientRow, job.client_id)
-        contact_default = default_contact(task, job) if job_changed else row.contact_id
+        contact_default = (
+            await default_contact(session, task, job) if job_changed else row.contact_id
+        )
         await set_contact(session, row, input, client, contact_default, profile)
         reminder_default = client.sms_reminders if creating else row.sms_reminder
         await set_reminder(info, row, input, reminder_default, profile)

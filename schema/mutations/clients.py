@@ -12,14 +12,16 @@ from sqlmodel import col, func, select
 from models import Client as ClientRow
 from models import Contact as ContactRow
 from models import contact_numbers
+from models.access import require_edit_contact, require_sms_enabled, require_visible
 from models.contact_numbers import NumberField, clean_number
 from models.errors import DomainError, ErrorCode
-from models.phone import check_client_mobile, sms_number
+from models.names import required_name
+from models.phone import check_client_mobile
 from schema.clients import Client, Contact
 from schema.context import Info
 from schema.errors import UserError, user_errors
 from schema.ids import existing_row, row_id
-from schema.permissions import IsAuthenticated, require_edit_contact, require_visible
+from schema.permissions import IsAuthenticated
 from schema.queries.clients import ClientFilter, clients_matching
 
 
@@ -69,17 +71,6 @@ class BulkPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def required_name(name: str | None) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise DomainError(ErrorCode.INVALID_INPUT, "A name is required.", field="name")
-    if len(name) > 200:
-        raise DomainError(
-            ErrorCode.INVALID_INPUT, "A name is at most 200 characters.", field="name"
-        )
-    return name
-
-
 async def sms_reminder_editor(info: Info) -> None:
     """Only users who see the client's SMS Appointment Reminders field may change it."""
     _, profile = info.context.require_user()
@@ -87,10 +78,21 @@ async def sms_reminder_editor(info: Info) -> None:
     require_visible(profile.layout_client_sms_reminders, "Client > SMS Appointment Reminders")
 
 
-async def contact_editor(info: Info) -> None:
+async def contact_editor(info: Info, input: ContactInput | None = None) -> None:
+    """Contacts stay editable with SMS off; only their SMS fields wait for SMS to be on."""
     _, profile = info.context.require_user()
-    await info.context.require_sms_enabled()
     require_edit_contact(profile)
+    if input is not None:
+        sms_fields = {"smsNumber": input.sms_number, "copyMobileToSms": input.copy_mobile_to_sms}
+        for field, value in sms_fields.items():
+            if value is not None:
+                require_sms_enabled(await info.context.company(), field)
+
+
+async def sms_tool_user(info: Info) -> None:
+    """Contact Bulk Updates and its copy buttons are SMS screens: Enable SMS and Edit Contact."""
+    await contact_editor(info)
+    await info.context.require_sms_enabled()
 
 
 def apply_mobile(client: ClientRow, input: ClientInput) -> None:
@@ -108,8 +110,35 @@ def apply_mobile(client: ClientRow, input: ClientInput) -> None:
     client.sms_number = mobile.e164 if mobile else None
 
 
+async def apply_client_input(info: Info, client: ClientRow, input: ClientInput) -> None:
+    """The one path of a client save, new or existing: what the input gives, under one rule set."""
+    if input.name is not None:
+        client.name = required_name(input.name)
+    if input.active is not None:
+        client.active = input.active
+    if input.mobile_country_code is not None or input.mobile_number is not None:
+        apply_mobile(client, input)
+    if input.sms_reminders is not None and input.sms_reminders != client.sms_reminders:
+        await sms_reminder_editor(info)
+        client.sms_reminders = input.sms_reminders
+
+
 @strawberry.type
 class ClientsMutation:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="A new client; SMS Appointment Reminders is off unless the input says "
+        "otherwise.",
+    )
+    @user_errors(ClientPayload)
+    async def create_client(self, info: Info, input: ClientInput) -> ClientPayload:
+        info.context.require_user()
+        client = ClientRow(name=required_name(input.name), sms_reminders=False)
+        async with info.context.sessions.begin() as session:
+            await apply_client_input(info, client, input)
+            session.add(client)
+        return ClientPayload(client=Client.from_row(client))
+
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @user_errors(ClientPayload)
     async def update_client(
@@ -118,15 +147,7 @@ class ClientsMutation:
         info.context.require_user()
         async with info.context.sessions.begin() as session:
             client = await existing_row(session, ClientRow, id, what="client")
-            if input.name is not None:
-                client.name = required_name(input.name)
-            if input.active is not None:
-                client.active = input.active
-            if input.mobile_country_code is not None or input.mobile_number is not None:
-                apply_mobile(client, input)
-            if input.sms_reminders is not None and input.sms_reminders != client.sms_reminders:
-                await sms_reminder_editor(info)
-                client.sms_reminders = input.sms_reminders
+            await apply_client_input(info, client, input)
         return ClientPayload(client=Client.from_row(client))
 
     @strawberry.mutation(
@@ -167,7 +188,7 @@ class ClientsMutation:
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     @user_errors(ContactPayload)
     async def create_contact(self, info: Info, input: ContactInput) -> ContactPayload:
-        await contact_editor(info)
+        await contact_editor(info, input)
         if input.client_id is None:
             raise DomainError(
                 ErrorCode.INVALID_INPUT, "A contact needs a client.", field="clientId"
@@ -185,14 +206,7 @@ class ClientsMutation:
                 sms_number=contact_numbers.valid_sms_number(input.sms_number),
             )
             contact_numbers.set_on_create(contact, sms_given=input.sms_number is not None)
-            if input.copy_mobile_to_sms is not None:
-                if input.copy_mobile_to_sms and contact.sms_number != sms_number(contact.mobile):
-                    raise DomainError(
-                        ErrorCode.INVALID_INPUT,
-                        "The SMS number follows the mobile while Copy mobile number to SMS is on.",
-                        field="smsNumber",
-                    )
-                contact.copy_mobile_to_sms = input.copy_mobile_to_sms
+            contact_numbers.require_copy_matches(contact, input.copy_mobile_to_sms)
             session.add(contact)
         return ContactPayload(contact=Contact.from_row(contact))
 
@@ -201,7 +215,7 @@ class ClientsMutation:
     async def update_contact(
         self, info: Info, id: strawberry.ID, input: ContactInput
     ) -> ContactPayload:
-        await contact_editor(info)
+        await contact_editor(info, input)
         async with info.context.sessions.begin() as session:
             contact = await existing_row(session, ContactRow, id, what="contact")
             if (
@@ -224,18 +238,7 @@ class ClientsMutation:
             mobile = clean_number(
                 input.mobile if input.mobile is not None else contact.mobile, "mobile"
             )
-            copy = input.copy_mobile_to_sms
-            if copy is None:
-                copy = contact_numbers.copy_by_default(contact, mobile, given, sms_given)
-            contact_numbers.set_mobile(contact, mobile, copy)
-            if sms_given:
-                if copy and given != contact.sms_number:
-                    raise DomainError(
-                        ErrorCode.INVALID_INPUT,
-                        "The SMS number follows the mobile while Copy mobile number to SMS is on.",
-                        field="smsNumber",
-                    )
-                contact.sms_number = given
+            contact_numbers.set_on_edit(contact, mobile, given, sms_given, input.copy_mobile_to_sms)
         return ContactPayload(contact=Contact.from_row(contact))
 
     @strawberry.mutation(
@@ -247,7 +250,7 @@ class ClientsMutation:
     async def update_contact_number(
         self, info: Info, id: strawberry.ID, field: ContactNumberField, value: str | None = None
     ) -> ContactPayload:
-        await contact_editor(info)
+        await sms_tool_user(info)
         async with info.context.sessions.begin() as session:
             contact = await existing_row(session, ContactRow, id, what="contact")
             contact_numbers.set_number(contact, NumberField[field.name], value)
@@ -261,7 +264,7 @@ class ClientsMutation:
         id: strawberry.ID,
         from_: Annotated[ContactNumberField, strawberry.argument(name="from")],
     ) -> ContactPayload:
-        await contact_editor(info)
+        await sms_tool_user(info)
         async with info.context.sessions.begin() as session:
             contact = await existing_row(session, ContactRow, id, what="contact")
             contact_numbers.copy_to_sms(contact, NumberField[from_.name])

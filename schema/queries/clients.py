@@ -9,14 +9,15 @@ from sqlmodel import col, exists, select
 from models import Client as ClientRow
 from models import Contact as ContactRow
 from models import OptOut
+from models.access import require_edit_contact
 from models.contact_numbers import has_invalid_number, sms_differs_from_mobile
 from models.enums import ContactCategory as ContactCategoryEnum
-from models.phone import check_phone
+from models.phone import check_mobile
 from schema.clients import Client, Contact, PhoneNumberCheck
 from schema.context import Info
 from schema.ids import row_id
 from schema.pagination import Keyset, PageInfo, fetch_page, page_size
-from schema.permissions import IsAuthenticated, coded_errors, require_edit_contact
+from schema.permissions import IsAuthenticated, coded_errors
 
 ContactCategory = strawberry.enum(ContactCategoryEnum, name="ContactCategory")
 
@@ -162,9 +163,14 @@ class ClientsQuery:
             total_count=total, page_info=page, nodes=[Contact.from_row(r) for r in rows]
         )
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Judge a number as an SMS mobile. With countryCode (+64, +61, NZ, AU) it "
+        "is judged as a client's mobile with that code, by the rule updateClient applies: "
+        "valid here exactly when the client form would save it.",
+    )
     def check_phone_number(self, input: str, country_code: str | None = None) -> PhoneNumberCheck:
-        return PhoneNumberCheck.from_check(check_phone(input, country_code))
+        return PhoneNumberCheck.from_check(check_mobile(input, country_code))
 
 
 async def rule_page(session, stmt, rule, first, after):

@@ -8,8 +8,14 @@ from sqlmodel import select
 
 from models import ReminderEvent as ReminderEventRow
 from models import SmsTemplate as SmsTemplateRow
+from models.access import require_templates_readable
 from models.errors import DomainError, ErrorCode
-from models.recipients import RecipientRef, load_recipient, recipients_of_client
+from models.recipients import (
+    RecipientRef,
+    checked_recipient,
+    load_recipient,
+    recipients_of_client,
+)
 from models.segments import check_message, measure
 from models.sending import template_for_manual_send
 from models.subjects import Subject, load_subject
@@ -19,7 +25,7 @@ from schema.context import Info
 from schema.errors import UserError
 from schema.ids import optional_row_id, row_id
 from schema.messages import ReminderEvent, SmsTemplate, SmsTemplateKind
-from schema.permissions import IsAuthenticated, coded_errors, denied, require_admin
+from schema.permissions import IsAuthenticated, coded_errors
 
 
 @strawberry.input
@@ -40,16 +46,12 @@ class SmsPreview:
     errors: list[UserError]
 
 
-async def visible_subject(info: Info, session, appointment_id, time_entry_id) -> Subject:
-    user, profile = info.context.require_user()
-    subject = await load_subject(
+async def subject_of(session, appointment_id, time_entry_id) -> Subject:
+    return await load_subject(
         session,
         optional_row_id(appointment_id, "appointmentId"),
         optional_row_id(time_entry_id, "timeEntryId"),
     )
-    if subject.owner_id != user.id and not profile.global_administrator:
-        raise denied("Only a Global Administrator can message about other users' appointments.")
-    return subject
 
 
 @strawberry.type
@@ -68,7 +70,7 @@ class SmsQuery:
     ) -> list[Recipient]:
         await info.context.require_sms_enabled()
         async with info.context.sessions() as session:
-            subject = await visible_subject(info, session, appointment_id, time_entry_id)
+            subject = await subject_of(session, appointment_id, time_entry_id)
             recipients = await recipients_of_client(session, subject.client.id)
         default = subject.default_recipient
         recipients.sort(key=lambda r: r.ref != default)
@@ -76,15 +78,26 @@ class SmsQuery:
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],
-        description="Contact-switch validation on the SMS form.",
+        description="Contact-switch validation on the SMS form. Given the appointment or "
+        "time entry, a recipient that is neither its client nor one of the client's contacts "
+        "is refused with INVALID_RECIPIENT. An inactive contact cannot receive: canReceiveSms "
+        "false, problem INVALID_RECIPIENT.",
     )
     @coded_errors
-    async def check_recipient(self, info: Info, recipient: RecipientInput) -> Recipient:
+    async def check_recipient(
+        self,
+        info: Info,
+        recipient: RecipientInput,
+        appointment_id: strawberry.ID | None = None,
+        time_entry_id: strawberry.ID | None = None,
+    ) -> Recipient:
         await info.context.require_sms_enabled()
         async with info.context.sessions() as session:
-            rule = await load_recipient(session, recipient.ref())
-        if rule is None:
-            raise DomainError(ErrorCode.NOT_FOUND, "No such client or contact.", field="recipient")
+            client_id = None
+            if appointment_id is not None or time_entry_id is not None:
+                subject = await subject_of(session, appointment_id, time_entry_id)
+                client_id = subject.client.id
+            rule = await checked_recipient(session, recipient.ref(), client_id)
         return Recipient.from_rule(rule)
 
     @strawberry.field(permission_classes=[IsAuthenticated])
@@ -92,7 +105,8 @@ class SmsQuery:
     async def sms_templates(
         self, info: Info, kind: SmsTemplateKind | None = None, active_only: bool | None = True
     ) -> list[SmsTemplate]:
-        await info.context.require_sms_enabled()
+        _, profile = info.context.require_user()
+        require_templates_readable(profile, await info.context.company())
         stmt = select(SmsTemplateRow).order_by(SmsTemplateRow.name, SmsTemplateRow.id)
         if kind is not None:
             stmt = stmt.where(SmsTemplateRow.kind == kind)
@@ -116,11 +130,11 @@ class SmsQuery:
         text, errors = body or "", []
         use_template = body is None and template_id is not None
         try:
-            # The appointment or time entry is checked whenever one is named, so a preview
-            # never answers for someone else's work, body or template alike.
+            # The appointment or time entry is checked whenever one is named: a preview of a
+            # body for work that does not exist is NOT_FOUND, as a send would be.
             if use_template or appointment_id is not None or time_entry_id is not None:
                 async with info.context.sessions() as session:
-                    subject = await visible_subject(info, session, appointment_id, time_entry_id)
+                    subject = await subject_of(session, appointment_id, time_entry_id)
                     if use_template:
                         template = await template_for_manual_send(
                             session, row_id(template_id, "templateId")
@@ -149,9 +163,7 @@ class SmsQuery:
     @strawberry.field(permission_classes=[IsAuthenticated])
     @coded_errors
     async def reminder_events(self, info: Info) -> list[ReminderEvent]:
-        _, profile = info.context.require_user()
-        require_admin(profile)
-        await info.context.require_reminders_enabled()
+        info.context.require_admin()
         async with info.context.sessions() as session:
             stmt = select(ReminderEventRow).order_by(ReminderEventRow.id)
             rows = (await session.exec(stmt)).all()
