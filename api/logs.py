@@ -70,11 +70,12 @@ class JsonFormatter(logging.Formatter):
                 line[key] = getattr(record, key)
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                line.setdefault(key, value)
+                plain = value is None or isinstance(value, int | float)
+                line.setdefault(key, value if plain else scrubbed(str(value)))
         if record.exc_info:
             line["exception"] = scrubbed(self.formatException(record.exc_info))
         elif record.stack_info:
-            line["stack"] = record.stack_info
+            line["stack"] = scrubbed(record.stack_info)
         return json.dumps(line, default=str, ensure_ascii=False)
 
 

@@ -138,6 +138,11 @@ def status_endpoint(services: Callable) -> Callable:
                 facts = (
                     (await message_facts(session, [message.id]))[message.id] if changed else None
                 )
+        except IntegrityError:
+            # The sid is already another message's (settled from Twilio's list): nothing to
+            # record, and a 5xx would only have Twilio send it again and again.
+            log.warning("status callback for %s names a sid another message holds", message_id)
+            return Response(status_code=204)
         except Exception as error:
             if is_outage(error):
                 return unavailable(error, form)

@@ -28,6 +28,7 @@ from models.metrics import PROVIDER_REQUEST_SECONDS
 from models.opt_outs import record_refusal
 from models.outages import is_outage
 from models.recipients import opted_out_numbers
+from models.sms import SmsMessage
 from models.status_feed import announce, message_facts
 
 log = logging.getLogger("timetrak_sms.sms")
@@ -38,6 +39,10 @@ MAX_TRIES = 5
 # written to within seconds.
 RECORD_FIRST_WAIT = 0.25
 RECORD_MAX_WAIT = 2.0
+# Recording the provider's answer, tried again through a short database outage. A job cut short
+# by a longer one leaves its messages SENDING, and the sweeper settles them from the provider's
+# list (or their status callbacks do).
+RECORD_SECONDS = 20
 # Provider requests in flight per worker process, however many jobs run at once.
 SEND_CONCURRENCY = 100
 # Messages claimed together once they hold their slots; a killed worker leaves at most
@@ -88,13 +93,17 @@ class SendSlots:
 
     @contextlib.asynccontextmanager
     async def hold(self, count: int) -> AsyncIterator[None]:
-        async with self.taking:
-            for _ in range(count):
-                await self.free.acquire()
+        held = 0
         try:
+            # Counted as taken: a job cancelled while waiting (arq's timeout) gives back what
+            # it holds, or the worker would shrink by those slots for good.
+            async with self.taking:
+                for _ in range(count):
+                    await self.free.acquire()
+                    held += 1
             yield
         finally:
-            for _ in range(count):
+            for _ in range(held):
                 self.free.release()
 
 
@@ -174,6 +183,11 @@ async def ask_provider(ctx: dict[str, Any], message: Claimed) -> Outcome:
                 },
             )
         return Outcome("retry", retry_in=backoff(message.attempts, ctx.get("backoff_seconds", 2.0)))
+    except Exception:
+        # A fault of ours after the request may have left (an answer we could not read): the
+        # message may be at the provider, so it is settled as an unanswered one, never resent.
+        log.exception("message %d: the send failed unexpectedly; it stays SENDING", message.id)
+        return Outcome("awaiting callback")
     return Outcome(
         "sent",
         SmsStatus.SENT,
@@ -188,14 +202,12 @@ async def record(
     """Write what the provider said, trying again while the database is busy or away.
 
     The messages have left by now: losing this write would leave them SENDING until the sweeper
-    calls their outcome unknown, so it is tried until the database is back or the sweeper would
-    have given up on them anyway. Every change is conditional, so writing twice is harmless.
+    settles them from the provider's list, so it is tried for RECORD_SECONDS (the job's timeout
+    allows that much). Every change is conditional on the claim it answers, so writing twice
+    is harmless, and a write for an older claim changes nothing.
     """
-    # Imported here: jobs.sweep imports this module.
-    from jobs.sweep import unsettled_after
-
     clock = asyncio.get_running_loop().time
-    give_up = clock() + unsettled_after(ctx).total_seconds()
+    give_up = clock() + RECORD_SECONDS
     wait = RECORD_FIRST_WAIT
     while True:
         try:
@@ -214,17 +226,23 @@ async def record_once(
     now = utcnow()
     async with ctx["sessions"].begin() as session:
         for message, outcome in zip(claimed, outcomes, strict=True):
+            this_claim = (SmsMessage.attempts == message.attempts,)
             if outcome.retry_in is not None:
-                await retry_later(session, message.id, now + outcome.retry_in)
+                await retry_later(session, message.id, now + outcome.retry_in, this_claim)
             if outcome.status is not None and await advance(
-                session, message.id, outcome.status, now=now, **outcome.values
+                session,
+                message.id,
+                outcome.status,
+                now=now,
+                conditions=this_claim,
+                **outcome.values,
             ):
                 changes.append((message.id, outcome.status))
             if outcome.status is SmsStatus.FAILED:
                 code = outcome.values.get("error_code")
                 await record_refusal(session, message.to_number, code, now)
             if outcome.delivered and await advance(
-                session, message.id, SmsStatus.DELIVERED, now=now
+                session, message.id, SmsStatus.DELIVERED, now=now, conditions=this_claim
             ):
                 changes.append((message.id, SmsStatus.DELIVERED))
     return changes

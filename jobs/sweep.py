@@ -14,6 +14,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from jobs.presence import release_dead_workers_jobs
+from jobs.twilio import REQUEST_TIMEOUT
 from jobs.unanswered import UNKNOWN_OUTCOME, settle_unanswered
 from models.channels import (
     SEND_SMS_BATCH_JOB,
@@ -32,6 +33,8 @@ __all__ = ["UNKNOWN_OUTCOME", "sweep_messages", "unsettled_after"]
 log = logging.getLogger("timetrak_sms.sweep")
 
 UNSETTLED_AFTER = timedelta(minutes=15)  # unless Settings.unsettled_after_seconds says otherwise
+# A request leaves right after its claim and gives up after REQUEST_TIMEOUT; a margin for clocks.
+IN_FLIGHT_AT_MOST = timedelta(seconds=REQUEST_TIMEOUT + 5)
 ASK_AFTER = timedelta(minutes=1)  # unless Settings.provider_check_after_seconds says otherwise
 LOST_AFTER = timedelta(minutes=1)
 MOST_LOST_PER_SWEEP = 10_000
@@ -68,8 +71,10 @@ def unsettled_after(ctx: dict[str, Any]) -> timedelta:
 
 
 def ask_after(ctx: dict[str, Any]) -> timedelta:
+    """Never sooner than a request may still be on its way: asked while it is in flight, the
+    provider would not list the message yet, and it would be sent twice."""
     seconds = getattr(ctx.get("settings"), "provider_check_after_seconds", None)
-    return timedelta(seconds=seconds) if seconds else ASK_AFTER
+    return max(timedelta(seconds=seconds) if seconds else ASK_AFTER, IN_FLIGHT_AT_MOST)
 
 
 async def sweep_messages(ctx: dict[str, Any]) -> dict[str, int]:

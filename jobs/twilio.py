@@ -59,8 +59,13 @@ class TwilioProvider:
             raise Uncertain(str(error) or type(error).__name__) from error
         if response.status_code in (201, 200):
             return Accepted(provider_message_id=response.json()["sid"])
-        if response.status_code == 429 or response.status_code >= 500:
+        if response.status_code in (429, 503):
+            # Twilio says it did not take the message: too many requests, or unavailable.
             raise Unreachable(f"answered HTTP {response.status_code}")
+        if response.status_code >= 500:
+            # A 500, 502 or 504 may come after Twilio created the message: never resent
+            # blindly; its status callback or Twilio's message list settles it.
+            raise Uncertain(f"answered HTTP {response.status_code}")
         code, text = refusal(response)
         raise Refused(code, reason_for(code, text))
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from jobs.providers import LogProvider, Provider
 from jobs.reminders import check_reminder_events
-from jobs.send import CLAIM_CHUNK, SendSlots, send_sms, send_sms_batch
+from jobs.send import CLAIM_CHUNK, RECORD_SECONDS, SendSlots, send_sms, send_sms_batch
 from jobs.steady_worker import SteadyWorker
 from jobs.sweep import sweep_messages
 from jobs.tokens import delete_expired_tokens
@@ -35,10 +35,6 @@ log = logging.getLogger("timetrak_sms.worker")
 # Job timeouts sized to the work, because arq locks every job a worker starts for the longest
 # timeout plus 10 s: a worker killed mid-job would otherwise keep its jobs that long (the
 # sweeper releases a dead worker's jobs sooner still, jobs/presence.py).
-# Recording the provider's answer, tried again through a short database outage. A job cut short
-# by a longer one leaves its messages SENDING, and the sweeper settles them from the provider's
-# list (or their status callbacks do).
-RECORD_SECONDS = 20
 # One message: the claim, its provider request and recording the answer.
 SEND_TIMEOUT = 10 + REQUEST_TIMEOUT + RECORD_SECONDS
 # A reminder batch: that much per claim chunk, and a margin for waiting while another batch holds

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.company import SETTINGS_ID, GlobalSettings, Profile, User
 from models.enums import FieldVisibility
 from models.errors import DomainError, ErrorCode
-from models.sms import SmsMessage
 from models.status_feed import MessageFacts
 
 
@@ -86,19 +85,10 @@ def sees_every_message(profile: Profile) -> bool:
     return profile.global_administrator or profile.show_sms_errors
 
 
-def may_see_message(user: User, profile: Profile, message: SmsMessage) -> bool:
-    """Messages about work (appointments, time entries) are as open as the work itself; with
-    Show SMS Errors or Global Administrator, every message is."""
-    return (
-        sees_every_message(profile)
-        or message.sent_by_id == user.id
-        or message.appointment_id is not None
-        or message.time_entry_id is not None
-    )
-
-
 def may_see_event(user: User, profile: Profile, facts: MessageFacts) -> bool:
-    """may_see_message, decided from the facts a status event carries instead of the row."""
+    """Whether a user hears of a message's changes, from the facts its status event carries:
+    messages about work (appointments, time entries) are as open as the work itself, and the
+    user's own sends; with Show SMS Errors or Global Administrator, every message is."""
     return (
         sees_every_message(profile)
         or facts.sent_by_id == user.id

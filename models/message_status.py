@@ -122,10 +122,14 @@ async def claim(
     return claimed
 
 
-async def retry_later(session: AsyncSession, message_id: int, at: datetime) -> None:
+async def retry_later(
+    session: AsyncSession, message_id: int, at: datetime, conditions: tuple = ()
+) -> None:
     result = await session.execute(
         update(SmsMessage)
-        .where(col(SmsMessage.id) == message_id, SmsMessage.status == SmsStatus.SENDING)
+        .where(
+            col(SmsMessage.id) == message_id, SmsMessage.status == SmsStatus.SENDING, *conditions
+        )
         .values(retry_at=at, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )

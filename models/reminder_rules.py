@@ -52,3 +52,17 @@ def check_event_template(template: SmsTemplate | None) -> SmsTemplate:
             field="templateId",
         )
     return template
+
+
+MAX_DESCRIPTION = 300
+
+
+def event_description(text: str | None) -> str:
+    text = (text or "").strip()
+    if not text or len(text) > MAX_DESCRIPTION:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            f"A description of 1 to {MAX_DESCRIPTION} characters is needed.",
+            field="description",
+        )
+    return text

@@ -50,6 +50,21 @@ class TemplateValues:
             _require_aware(self.appointment_start)
 
 
+MAX_TEMPLATE_LENGTH = 2000
+
+
+def checked_template_body(body: str) -> str:
+    """A template as the Admin Console saves it: within its column, tokens all known."""
+    if len(body) > MAX_TEMPLATE_LENGTH:
+        raise DomainError(
+            ErrorCode.MESSAGE_TOO_LONG,
+            f"A template is at most {MAX_TEMPLATE_LENGTH} characters.",
+            field="body",
+        )
+    validate_template(body)
+    return body
+
+
 def validate_template(body: str | None, field: str = "body") -> None:
     if body is None or not body.strip():
         raise DomainError(ErrorCode.MESSAGE_EMPTY, "Template is empty.", field)

@@ -2,7 +2,7 @@
 
 A subscriber decides from each event's facts whether it wants it (models.access.may_see_event),
 and reads the database only for the events it passes on; events published without facts are
-looked up and decided from the row, as they always were.
+looked up first.
 """
 
 from __future__ import annotations
@@ -10,45 +10,31 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import strawberry
-from sqlmodel import select
 
-from models import Profile, SmsMessageAppointment, User
+from models import Profile, User
 from models import SmsMessage as SmsMessageRow
-from models.access import may_see_event, may_see_message, require_show_sms_errors
+from models.access import may_see_event, require_show_sms_errors
 from models.enums import SmsStatus
-from models.status_feed import MessageFacts
+from models.status_feed import MessageFacts, StatusEvent, message_facts
 from schema.context import Info
 from schema.ids import optional_row_id
 from schema.messages import SmsMessage
 from schema.permissions import IsAuthenticated, coded_errors
 
 
-async def message_event(
-    info: Info, message_id: int, status: SmsStatus, with_appointments: bool = True
-) -> tuple[SmsMessage, set[int]] | None:
-    """The message with the status it changed to, and (when asked) the appointments it is
-    about."""
+async def message_event(info: Info, event: StatusEvent) -> tuple[SmsMessage, MessageFacts] | None:
+    """The message with the status it changed to, and its facts (looked up when the event came
+    without them, from an older publisher)."""
     info.context.fresh_loaders()
     async with info.context.sessions() as session:
-        row = await session.get(SmsMessageRow, message_id)
+        row = await session.get(SmsMessageRow, event.message_id)
         if row is None:
             return None
-        linked = (
-            (
-                await session.exec(
-                    select(SmsMessageAppointment.appointment_id).where(
-                        SmsMessageAppointment.message_id == message_id
-                    )
-                )
-            ).all()
-            if with_appointments
-            else []
-        )
-    appointments = set(linked) | ({row.appointment_id} if row.appointment_id else set())
+        facts = event.facts or (await message_facts(session, [row.id]))[row.id]
     # The row may have moved on before this event was read; each push shows its own change.
     # Set after the session closed, so nothing is flushed.
-    row.status = status
-    return SmsMessage.from_row(row), appointments
+    row.status = event.status
+    return SmsMessage.from_row(row), facts
 
 
 def wants(user: User, profile: Profile, wanted: int | None, facts: MessageFacts) -> bool:
@@ -82,7 +68,7 @@ class Subscription:
         async for event in info.context.feed.events(user.id):
             if event.status is not SmsStatus.FAILED:
                 continue
-            found = await message_event(info, event.message_id, event.status, False)
+            found = await message_event(info, event)
             if found is not None:
                 yield found[0]
 
@@ -99,16 +85,6 @@ class Subscription:
         async for event in info.context.feed.events(user.id):
             if event.facts is not None and not wants(user, profile, wanted, event.facts):
                 continue
-            found = await message_event(
-                info, event.message_id, event.status, with_appointments=event.facts is None
-            )
-            if found is None:
-                continue
-            message, appointments = found
-            if event.facts is None and not (
-                wanted in appointments
-                if wanted is not None
-                else may_see_message(user, profile, message.row)
-            ):
-                continue
-            yield message
+            found = await message_event(info, event)
+            if found is not None and wants(user, profile, wanted, found[1]):
+                yield found[0]

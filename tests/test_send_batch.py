@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from jobs.send import send_sms_batch
+import pytest
+
+from jobs.send import SendSlots, send_sms_batch
 from models import SmsMessage
 from models.channels import enqueue_send_batch
 from models.enums import OptOutMethod, SmsSource, SmsStatus
@@ -75,3 +77,26 @@ async def test_unreachable_messages_of_a_batch_are_retried_one_by_one_then_fail(
             SmsStatus.FAILED, 5, "PROVIDER_ERROR")
         assert "could not be reached" in row.error_message
     assert twilio.received == []
+
+
+async def test_a_batch_cancelled_while_waiting_for_slots_gives_back_those_it_took():
+    # Given a worker with two provider slots and a chunk of three waiting for the third
+    slots = SendSlots(size=2)
+
+    async def wait_for_three() -> None:
+        async with slots.hold(3):
+            pass
+
+    waiting = asyncio.create_task(wait_for_three())
+    while slots.free._value:  # it has taken both free slots and waits for a third
+        await asyncio.sleep(0)
+
+    # When arq's timeout cancels the job
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+    # Then both slots are free again for the next chunk
+    async with asyncio.timeout(1):
+        async with slots.hold(2):
+            assert slots.free._value == 0

@@ -239,7 +239,23 @@ async def test_an_unreachable_provider_is_tried_five_times_then_failed(
     assert "could not be reached" in row.error_message
 
 
-@pytest.mark.parametrize("status", [500, 429])
+@pytest.mark.parametrize("status", [500, 502, 504])
+async def test_a_server_error_that_may_follow_the_send_is_never_resent(
+        tech, demo, twilio, drain, status):
+    # Given a Twilio that answers with an error that can come after it took the message
+    message_id = await queue_one(tech, demo)
+    twilio.status = status
+
+    # When
+    await drain()
+
+    # Then it was tried once, and waits for its callback or Twilio's list to settle it
+    assert len(twilio.received) == 1
+    row = await stored(demo, message_id)
+    assert (row.status, row.attempts, row.retry_at) == (SmsStatus.SENDING, 1, None)
+
+
+@pytest.mark.parametrize("status", [503, 429])
 async def test_a_provider_error_or_rate_limit_is_retried_five_times(
         tech, demo, twilio, drain, status):
     # Given
@@ -257,10 +273,10 @@ async def test_a_provider_error_or_rate_limit_is_retried_five_times(
 
 async def test_a_provider_that_recovers_sends_the_message_once(tech, demo, twilio, services,
                                                                twilio_settings):
-    # Given: the first try met an HTTP 500
+    # Given: the first try met an HTTP 503
     message_id = await queue_one(tech, demo)
     ctx = worker_context(demo, services, twilio_settings)
-    twilio.status = 500
+    twilio.status = 503
     with pytest.raises(Retry):
         await send_sms(ctx, message_id)
 
@@ -277,10 +293,10 @@ async def test_a_provider_that_recovers_sends_the_message_once(tech, demo, twili
 
 async def test_retries_back_off_and_an_early_rerun_sends_nothing(
         tech, demo, twilio, services, twilio_settings):
-    # Given: a first try that met an HTTP 500
+    # Given: a first try that met an HTTP 503
     message_id = await queue_one(tech, demo)
     ctx = worker_context(demo, services, twilio_settings, backoff_seconds=2.0)
-    twilio.status = 500
+    twilio.status = 503
     with pytest.raises(Retry) as first:
         await send_sms(ctx, message_id)
 

@@ -12,16 +12,19 @@ from models import ReminderEvent as ReminderEventRow
 from models import SmsTemplate as SmsTemplateRow
 from models.enums import SmsTemplateKind as SmsTemplateKindEnum
 from models.errors import DomainError, ErrorCode
-from models.reminder_rules import check_event_template, check_interval, check_run_at
-from models.templates import validate_template
+from models.names import required_name
+from models.reminder_rules import (
+    check_event_template,
+    check_interval,
+    check_run_at,
+    event_description,
+)
+from models.templates import checked_template_body
 from schema.context import Info
 from schema.errors import UserError, user_errors
 from schema.ids import existing_row, row_id
 from schema.messages import ReminderEvent, SmsTemplate, SmsTemplateKind
-from schema.mutations.clients import required_name
 from schema.permissions import IsAuthenticated
-
-MAX_TEMPLATE_LENGTH = 2000
 
 
 @strawberry.input
@@ -53,15 +56,6 @@ class ReminderEventPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def template_body(body: str) -> str:
-    if len(body) > MAX_TEMPLATE_LENGTH:
-        raise DomainError(
-            ErrorCode.MESSAGE_TOO_LONG, "A template is at most 2000 characters.", field="body"
-        )
-    validate_template(body)
-    return body
-
-
 async def events_using(session, template_id: int) -> list[ReminderEventRow]:
     return list(
         (
@@ -72,17 +66,6 @@ async def events_using(session, template_id: int) -> list[ReminderEventRow]:
             )
         ).all()
     )
-
-
-def description(text: str | None) -> str:
-    text = (text or "").strip()
-    if not text or len(text) > 300:
-        raise DomainError(
-            ErrorCode.INVALID_INPUT,
-            "A description of 1 to 300 characters is needed.",
-            field="description",
-        )
-    return text
 
 
 @strawberry.type
@@ -96,7 +79,7 @@ class AdminMutation:
         row = SmsTemplateRow(
             name=required_name(input.name),
             kind=input.kind,
-            body=template_body(input.body or ""),
+            body=checked_template_body(input.body or ""),
             active=input.active if input.active is not None else True,
         )
         async with info.context.sessions.begin() as session:
@@ -114,7 +97,7 @@ class AdminMutation:
             if input.name is not None:
                 row.name = required_name(input.name)
             if input.body is not None:
-                row.body = template_body(input.body)
+                row.body = checked_template_body(input.body)
             if input.kind is not None:
                 row.kind = input.kind
             if input.active is not None:
@@ -150,7 +133,7 @@ class AdminMutation:
                 await session.get(SmsTemplateRow, row_id(input.template_id, "templateId"))
             )
             row = ReminderEventRow(
-                description=description(input.description),
+                description=event_description(input.description),
                 interval_days=check_interval(input.interval_days),
                 template_id=template.id,
                 run_at=check_run_at(input.run_at),
@@ -168,7 +151,7 @@ class AdminMutation:
         async with info.context.sessions.begin() as session:
             row = await existing_row(session, ReminderEventRow, id, what="reminder event")
             if input.description is not None:
-                row.description = description(input.description)
+                row.description = event_description(input.description)
             if input.interval_days is not None:
                 row.interval_days = check_interval(input.interval_days)
             if input.template_id is not None:
