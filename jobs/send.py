@@ -207,7 +207,7 @@ async def record(
     is harmless, and a write for an older claim changes nothing.
     """
     clock = asyncio.get_running_loop().time
-    give_up = clock() + RECORD_SECONDS
+    give_up = clock() + ctx.get("record_seconds", RECORD_SECONDS)
     wait = RECORD_FIRST_WAIT
     while True:
         try:

@@ -419,10 +419,10 @@ async def test_a_send_job_that_cannot_claim_is_retried_later(stage, twilio):
     assert len(twilio.received) == 1
 
 
-async def test_recording_gives_up_when_the_sweeper_would(stage):
-    # Given a database that stays away, and the unsettled limit at one second
+async def test_recording_gives_up_within_the_jobs_time(stage):
+    # Given a database that stays away, and a second to record in (20 s as deployed)
     ctx = job_context(stage, None)
-    ctx["settings"] = stage.settings.model_copy(update={"unsettled_after_seconds": 1})
+    ctx["record_seconds"] = 1
     claimed = [Claimed(id=1, to_number="+64215550111", body="Hello", attempts=1)]
     outcomes = [Outcome("sent", SmsStatus.SENT, {"provider_message_id": "SM" + "f" * 32})]
     await stage.stop("fast")
