@@ -46,6 +46,7 @@ from models.channels import enqueue_send
 from models.config import get_settings
 from models.db import Sessions, create_engine, session_factory
 from models.enums import RecipientKind, SmsSource, SmsStatus
+from models.periods import MAX_PERIOD_ROWS
 from models.recipients import Recipient, client_recipient, client_sms_number, contact_recipient
 from models.segments import check_message
 
@@ -130,6 +131,7 @@ async def calendar_json(session, owner_id: int, start: datetime, end: datetime) 
                 col(Appointment.end) > start,
             )
             .order_by(Appointment.start, Appointment.id)
+            .limit(MAX_PERIOD_ROWS + 1)  # as models.periods.in_period asks
         )
     ).all()
     if not appointments:
