@@ -23,7 +23,7 @@ import schema.mutations.sending
 from api import logs
 from api.app import Services, create_app
 from jobs.worker import build_worker
-from models import Appointment, ReminderEvent
+from models import Appointment, ReminderEvent, SmsMessage
 from models.channels import SEND_SMS_JOB
 from tests.conftest import DEMO_LOGINS, LOGIN
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, signed_form
@@ -284,8 +284,9 @@ async def test_no_password_token_or_signature_reaches_the_log(
         await graphql(http, "{ me { email } }", token=token + "-forged")
         await run_worker(twilio_settings)
         path = f"/webhooks/twilio/status?message_id={message}"
-        form = {"MessageSid": twilio.messages[-1]["sid"], "MessageStatus": "delivered",
-                "AccountSid": ACCOUNT_SID}
+        async with demo() as session:
+            sid = (await session.get(SmsMessage, message)).provider_message_id
+        form = {"MessageSid": sid, "MessageStatus": "delivered", "AccountSid": ACCOUNT_SID}
         headers = signed_form(PUBLIC + path, form)
         assert (await http.post(path, content=urlencode(form), headers=headers)).status_code == 204
         forged = signed_form(PUBLIC + path, form, auth_token="not-the-token")

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from api.app import Services, create_app
 from api.metrics import WorkerMetrics
-from models import Appointment
+from models import Appointment, SmsMessage
 from models.enums import SmsStatus
 from schema import operations
 from tests.conftest import DEMO_LOGINS, LOGIN
@@ -126,7 +126,8 @@ async def test_each_process_counts_the_statuses_it_moved_a_message_to(
             queued = await scrape(http)
             await eventually(lambda: sent(services, message), 30, f"message {message} sent")
             sent_in_worker = await worker_samples()
-            sid = twilio.messages[-1]["sid"]
+            async with services.sessions() as session:
+                sid = (await session.get(SmsMessage, message)).provider_message_id
             path = f"/webhooks/twilio/status?message_id={message}"
             form = {"MessageSid": sid, "MessageStatus": "delivered", "AccountSid": ACCOUNT_SID}
             callback = await http.post(path, content=urlencode(form),
