@@ -1,4 +1,4 @@
-"""Twilio's webhooks: delivery status callbacks and inbound replies (STOP, START, ...)."""
+"""Twilio's webhooks: delivery status callbacks and the SMS clients send us (models.replies)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ from models.config import Settings
 from models.enums import SmsStatus
 from models.input_limits import keepable
 from models.message_status import advance
-from models.opt_outs import keyword, record_keyword
+from models.metrics import REPLIES
 from models.outages import is_outage
 from models.provider_errors import STATUSES, reason_for
-from models.sms import InboundMessage, SmsMessage
+from models.replies import announce_reply, record_reply
+from models.sms import SmsMessage
 from models.status_feed import announce, message_facts
 
 log = logging.getLogger(__name__)
@@ -162,35 +163,36 @@ def inbound_endpoint(services: Callable) -> Callable:
         except NotFromTwilio as refusal:
             return forbidden(request, refusal)
         sender = keepable(form.get("From", "").strip(), 40)
-        body = keepable(form.get("Body", ""), 2000)
-        now = utcnow()
+        sid = keepable(form.get("MessageSid", ""), 64) or None
         try:
             async with current.sessions.begin() as session:
-                session.add(
-                    InboundMessage(
-                        from_number=sender,
-                        to_number=keepable(form.get("To", ""), 40),
-                        body=body,
-                        received_at=now,
-                        provider_message_id=keepable(form.get("MessageSid", ""), 64) or None,
-                    )
+                reply = await record_reply(
+                    session,
+                    from_number=sender,
+                    to_number=keepable(form.get("To", ""), 40),
+                    body=keepable(form.get("Body", ""), 2000),
+                    provider_message_id=sid,
+                    received_at=utcnow(),
                 )
-                word = keyword(body)
-                if word is not None and sender:
-                    await record_keyword(session, sender, word, now)
         except IntegrityError:
-            log.info("inbound message %s already stored", form.get("MessageSid"))
+            log.info("inbound message %s already stored", sid)
         except Exception as error:
             if is_outage(error):
                 return unavailable(error, form)
             raise
         else:
-            # The keyword, not the text: a reply is the sender's to read, not the log's.
+            linked = reply.in_reply_to_id is not None
+            REPLIES.labels(reply.effect.value, str(linked).lower()).inc()
+            # The effect, not the text: a reply is the office's to read, not the log's.
             log.info(
-                "inbound message %s stored%s",
-                form.get("MessageSid"),
-                f" (keyword {word.value})" if word is not None else "",
+                "reply %d stored from inbound message %s: %s, %s",
+                reply.id,
+                sid,
+                reply.effect.value,
+                f"answers message {reply.in_reply_to_id}" if linked else "answers no message",
+                extra={"reply_id": reply.id, "effect": reply.effect.value},
             )
+            await announce_reply(current.queue, reply)
         return Response(EMPTY_TWIML, media_type="text/xml")
 
     return inbound

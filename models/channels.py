@@ -11,6 +11,8 @@ DELETE_EXPIRED_TOKENS_JOB = "delete_expired_tokens"
 # Every status change of a message is published here as JSON: {"id": ..., "status": ...,
 # "facts": {...}} (models.status_feed).
 SMS_STATUS_CHANNEL = "timetrak-sms:status"
+# Every reply stored is published here as JSON: {"id": ...} (models.replies).
+SMS_REPLY_CHANNEL = "timetrak-sms:replies"
 
 # arq's health check key for the default queue: every worker writes it each heartbeat, so the
 # API's /readyz can tell whether any worker is running.

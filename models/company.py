@@ -21,6 +21,8 @@ class GlobalSettings(SQLModel, table=True):
     sms_enabled: bool = False
     sms_reminders_enabled: bool = False
     time_zone: str = Field(default="Pacific/Auckland", max_length=64)
+    # Write ā ē ī ō ū as plain vowels when that keeps a message in one SMS.
+    plain_vowels_for_macrons: bool = False
 
 
 class Profile(SQLModel, table=True):

@@ -17,6 +17,8 @@ from models import (
     Job,
     Profile,
     ReminderEvent,
+    SmsMessage,
+    SmsMessageAppointment,
     SmsTemplate,
     Task,
     TimeEntry,
@@ -25,9 +27,12 @@ from models import (
 from models.accounts import hash_password
 from models.company import SETTINGS_ID
 from models.db import Sessions
-from models.enums import FieldVisibility, SmsTemplateKind
+from models.enums import FieldVisibility, SmsSource, SmsStatus, SmsTemplateKind
 from models.phone import check_client_mobile, check_phone
-from models.recipients import default_appointment_contact
+from models.recipients import default_appointment_contact, load_recipient
+from models.replies import record_reply
+from models.subjects import load_subject
+from models.templates import render
 
 COMPANY_NAME = "Kiwi Plumbing & Electrical"
 TIME_ZONE = "Pacific/Auckland"
@@ -240,6 +245,12 @@ TEMPLATES = (
         "Hi {contact_name}, {user_name} from {company_name} is on the way now.",
     ),
     (
+        "Please confirm",
+        SmsTemplateKind.APPOINTMENT,
+        "Hi {contact_name}, {company_name} visits {appointment_date} at {appointment_time}. "
+        "{reply_hint}",
+    ),
+    (
         "Day-before reminder",
         SmsTemplateKind.REMINDER_EVENT,
         "Reminder: {user_name} from {company_name} visits on {appointment_date} at "
@@ -264,8 +275,11 @@ class Visit:
     sms_reminder: bool
 
 
-async def seed_demo(sessions: Sessions, now: datetime | None = None) -> bool:
-    """Add the demo company unless its administrator exists; True when anything was added."""
+async def seed_demo(
+    sessions: Sessions, now: datetime | None = None, conversations: bool = True
+) -> bool:
+    """Add the demo company unless its administrator exists; True when anything was added.
+    With `conversations`, also a few messages and the clients' replies to them."""
     now = now or datetime.now(UTC)
     async with sessions.begin() as session:
         existing = await session.exec(select(User.id).where(User.email == ADMIN_EMAIL))
@@ -277,7 +291,16 @@ async def seed_demo(sessions: Sessions, now: datetime | None = None) -> bool:
         _appointments(session, users, visits, now)
         await _time_entries(session, users, visits, now)
         await _templates(session)
+        if conversations:
+            await _conversations(session, users[OFFICE_EMAIL], now)
     return True
+
+
+async def seed_conversations(sessions: Sessions, now: datetime | None = None) -> None:
+    """The demo's sample conversations, added to a demo company seeded without them."""
+    async with sessions.begin() as session:
+        office = (await session.exec(select(User).where(User.email == OFFICE_EMAIL))).one()
+        await _conversations(session, office, now or datetime.now(UTC))
 
 
 def demo_password_hash(password: str) -> str:
@@ -488,6 +511,65 @@ async def _templates(session: AsyncSession) -> None:
             enabled=True,
         )
     )
+
+
+# Replies the demo's clients sent this morning: to the office's "Please confirm" SMS about two
+# appointments, and from a number we never wrote to.
+CONFIRMING_REPLY = "C"
+QUESTION_REPLY = "Can you come after 2pm? Gate code is 4412"
+UNKNOWN_NUMBER, UNKNOWN_REPLY = "+64215550199", "Hi, is this the plumber? Our hot water is off"
+
+
+async def _conversations(session: AsyncSession, office: User, now: datetime) -> None:
+    """Two delivered "Please confirm" messages, a confirmation and a question in answer, and a
+    reply from an unknown number; made by the rules a real send and reply follow. The two
+    appointments are after tomorrow, so tonight's reminder run leaves them as they are."""
+    company = await session.get(GlobalSettings, SETTINGS_ID)
+    template = (
+        await session.exec(select(SmsTemplate).where(SmsTemplate.name == "Please confirm"))
+    ).one()
+    zone = ZoneInfo(TIME_ZONE)
+    after_tomorrow = _at(now.astimezone(zone).date() + timedelta(days=2), time(0, 0), zone)
+    upcoming = (
+        await session.exec(
+            select(Appointment)
+            .where(Appointment.user_id == office.id, Appointment.start >= after_tomorrow)
+            .order_by(Appointment.start, Appointment.id)
+        )
+    ).all()
+    replies = [CONFIRMING_REPLY, QUESTION_REPLY]
+    for appointment in upcoming:
+        if not replies:
+            break
+        subject = await load_subject(session, appointment.id, None)
+        recipient = await load_recipient(session, subject.default_recipient)
+        if recipient is None or recipient.problem is not None:
+            continue
+        sent_at = now - timedelta(hours=3 - len(replies))
+        message = SmsMessage(
+            to_number=recipient.require_sms(),
+            body=render(template.body, subject.values(recipient, company)),
+            status=SmsStatus.DELIVERED,
+            source=SmsSource.PROFESSIONAL,
+            recipient_kind=recipient.kind,
+            recipient_id=recipient.id,
+            client_id=subject.client.id,
+            appointment_id=appointment.id,
+            job_id=subject.job.id,
+            sent_by_id=office.id,
+            attempts=1,
+            created_at=sent_at,
+            updated_at=sent_at,
+            sent_at=sent_at,
+            delivered_at=sent_at,
+        )
+        session.add(message)
+        await session.flush()
+        session.add(SmsMessageAppointment(message_id=message.id, appointment_id=appointment.id))
+        await record_reply(
+            session, message.to_number, "", replies.pop(0), None, sent_at + timedelta(minutes=20)
+        )
+    await record_reply(session, UNKNOWN_NUMBER, "", UNKNOWN_REPLY, None, now - timedelta(hours=1))
 
 
 def _at(day: date, local: time, zone: ZoneInfo) -> datetime:

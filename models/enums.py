@@ -36,6 +36,22 @@ class SmsSource(enum.Enum):
     REMINDER = "REMINDER"
 
 
+class ReplyEffect(enum.Enum):
+    """What an incoming SMS did besides being recorded."""
+
+    NONE = "NONE"
+    OPTED_OUT = "OPTED_OUT"
+    OPTED_IN = "OPTED_IN"
+    CONFIRMED = "CONFIRMED"
+    RESCHEDULE_REQUESTED = "RESCHEDULE_REQUESTED"
+
+
+class ConfirmationStatus(enum.Enum):
+    UNCONFIRMED = "UNCONFIRMED"
+    CONFIRMED = "CONFIRMED"
+    RESCHEDULE_REQUESTED = "RESCHEDULE_REQUESTED"
+
+
 class OptOutMethod(enum.Enum):
     KEYWORD = "KEYWORD"
     ADMIN = "ADMIN"

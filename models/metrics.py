@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from models.db import Sessions
-from models.enums import SmsSource, SmsStatus
+from models.enums import ReplyEffect, SmsSource, SmsStatus
 from models.sms import SmsMessage
 
 # No *_created series beside each counter and histogram: they double what a scrape carries.
@@ -45,6 +45,12 @@ REMINDER_RUN_SECONDS = Histogram(
     "Time a reminder event's run took to write its messages.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
 )
+REPLIES = Counter(
+    "timetrak_sms_replies",
+    "SMS received from clients, by what each did (ReplyEffect) and whether it answered one of "
+    "ours.",
+    ["effect", "linked"],
+)
 LOGIN_FAILURES = Counter(
     "timetrak_login_failures",
     "Sign-ins refused: wrong_password (or unknown e-mail), or limited (too many failures).",
@@ -56,6 +62,9 @@ for _status in SmsStatus:
         MESSAGES.labels(_status.value, _source.value)
 for _outcome in PROVIDER_OUTCOMES:
     PROVIDER_REQUEST_SECONDS.labels(_outcome)
+for _effect in ReplyEffect:
+    for _linked in ("true", "false"):
+        REPLIES.labels(_effect.value, _linked)
 for _reason in ("wrong_password", "limited"):
     LOGIN_FAILURES.labels(_reason)
 

@@ -25,7 +25,7 @@ from models.enums import RecipientKind, SmsSource, SmsStatus
 from models.errors import DomainError
 from models.metrics import REMINDER_RUN_SECONDS
 from models.recipients import Recipient, client_number, eligibility, opted_out_numbers
-from models.segments import check_message, measure
+from models.segments import check_message, smart_encode
 from models.sms import ReminderEvent, SmsMessage, SmsMessageAppointment, SmsTemplate
 from models.status_feed import MessageFacts, announce, message_facts
 from models.status_reports import created_in_bulk, on_commit
@@ -215,11 +215,11 @@ def reminder_row(
     )
     problem: DomainError | None = None
     try:
-        text = render(template.body, values)
-        # Even a text refused as too long is stored as rendered: what would have been sent.
-        length = measure(text)
-        row.update(body=text[:BODY_LIMIT], segments=length.segments, encoding=length.encoding)
-        check_message(text)
+        sent = smart_encode(render(template.body, values), company.plain_vowels_for_macrons)
+        # Even a text refused as too long is stored as it would have been sent.
+        size = sent.size
+        row.update(body=sent.text[:BODY_LIMIT], segments=size.segments, encoding=size.encoding)
+        check_message(sent.text)
     except DomainError as error:
         problem = error
     try:

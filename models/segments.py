@@ -1,4 +1,5 @@
-"""How long a text is as SMS (GSM-7 septets or UCS-2 units), and the one-segment rule."""
+"""How long a text is as SMS (GSM-7 septets or UCS-2 units), the one-segment rule, and the
+look-alikes replaced so that what is sent is what was counted."""
 
 from __future__ import annotations
 
@@ -79,6 +80,76 @@ def check_message(text: str | None, field: str = "body") -> SmsLength:
     if not size.fits:
         raise DomainError(ErrorCode.MESSAGE_TOO_LONG, _too_long(text, size), field)
     return size
+
+
+# Characters with a plain GSM-7 look-alike, replaced before any text is measured. Picked from
+# the published tables, keeping only replacements that read the same (no fractions or "(TM)"):
+#   Twilio https://www.twilio.com/docs/messaging/services/smart-encoding-char-list
+#   Telnyx https://developers.telnyx.com/docs/messaging/messages/smart-encoding
+#   Sinch  https://developers.sinch.com/docs/sms/resources/message-info/auto-encoding
+#   Webex  https://docs.webexinteract.com/reference/message-encoding
+_LOOK_ALIKE_GROUPS = (
+    # double quotes: « » “ ” „ ‟ ″ ‶ ʺ ˮ ❝ ❞ 〝 〞
+    ("\u00ab\u00bb\u201c\u201d\u201e\u201f\u2033\u2036\u02ba\u02ee\u275d\u275e\u301d\u301e", '"'),
+    # single quotes and apostrophes: ‘ ’ ‚ ‛ ′ ‵ ʹ ʻ ʼ ʽ ˈ ˊ ˋ ´ ❛ ❜, and the grave accent `,
+    # which GSM-7 lacks
+    (
+        "\u2018\u2019\u201a\u201b\u2032\u2035\u02b9\u02bb"
+        "\u02bc\u02bd\u02c8\u02ca\u02cb\u00b4\u275b\u275c`",
+        "'",
+    ),
+    # hyphens, dashes and minus: ‐ ‑ ‒ – — ― − ﹘ ﹣
+    ("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63", "-"),
+    # bullets: • ⁃
+    ("\u2022\u2043", "-"),
+    # tab, no-break space, U+2000-U+200A (en quad to hair space), narrow no-break,
+    # medium mathematical and ideographic spaces
+    ("\t\u00a0" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u205f\u3000", " "),
+    # invisible, so removed (our addition): zero-width space, word joiner, byte order mark, soft
+    # hyphen. Zero-width (non-)joiners stay: they build emoji and shape scripts, UCS-2 anyway.
+    ("\u200b\u2060\ufeff\u00ad", ""),
+    # leaders and ellipsis: ․ ‥ …
+    ("\u2024", "."),
+    ("\u2025", ".."),
+    ("\u2026", "..."),
+    # fraction slash ⁄, division slash ∕, divides ∣
+    ("\u2044\u2215", "/"),
+    ("\u2223", "|"),
+)
+# Fullwidth ASCII, U+FF01-U+FF5E, is its ASCII character less 0xFEE0; ｀ has no GSM-7 form.
+_FULLWIDTH = {chr(code): chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)} | {"\uff40": "'"}
+LOOK_ALIKES = str.maketrans(
+    {ch: plain for chars, plain in _LOOK_ALIKE_GROUPS for ch in chars} | _FULLWIDTH
+)
+# Māori long vowels (and a combining macron) written plainly: only when the company asks.
+PLAIN_VOWELS = str.maketrans("āēīōūĀĒĪŌŪ", "aeiouAEIOU", "\u0304")
+
+
+@dataclass(frozen=True)
+class SmsText:
+    """The text that goes, the characters replaced to get it (each once, first seen first)."""
+
+    text: str
+    replaced: tuple[str, ...]
+    size: SmsLength
+
+
+def smart_encode(text: str, plain_vowels_for_macrons: bool = False) -> SmsText:
+    """`text` with its look-alikes replaced; with the setting on, and only when that is what
+    makes it fit in one SMS, with ā ē ī ō ū as plain vowels too (names keep their macrons
+    whenever they can)."""
+    sent = _replaced(text, LOOK_ALIKES)
+    if plain_vowels_for_macrons and not sent.size.fits:
+        plain = _replaced(text, LOOK_ALIKES | PLAIN_VOWELS)
+        if plain.size.fits:
+            return plain
+    return sent
+
+
+def _replaced(text: str, table: dict[int, int | str | None]) -> SmsText:
+    sent = text.translate(table)
+    replaced = tuple(dict.fromkeys(ch for ch in text if ord(ch) in table))
+    return SmsText(text=sent, replaced=replaced, size=measure(sent))
 
 
 def _too_long(text: str, size: SmsLength) -> str:

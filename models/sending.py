@@ -14,7 +14,7 @@ from models.enums import SmsSource, SmsStatus, SmsTemplateKind
 from models.errors import DomainError, ErrorCode
 from models.location import check_location
 from models.recipients import RecipientRef, load_recipient, recipient_of_client
-from models.segments import check_message
+from models.segments import check_message, smart_encode
 from models.sms import SmsMessage, SmsMessageAppointment, SmsTemplate
 from models.status_reports import status_changed
 from models.subjects import load_subject
@@ -104,13 +104,14 @@ async def queue_manual_sms(
         raise DomainError(
             ErrorCode.MESSAGE_EMPTY, "Type a message or choose a template.", field="body"
         )
-    length = check_message(text, field="body" if request.body is not None else "templateId")
+    sent = smart_encode(text, company.plain_vowels_for_macrons)
+    length = check_message(sent.text, field="body" if request.body is not None else "templateId")
     location = request.location
     if location is not None:
         check_location(location.latitude, location.longitude, location.accuracy_meters)
     message = SmsMessage(
         to_number=number,
-        body=text,
+        body=sent.text,
         status=SmsStatus.QUEUED,
         source=request.source,
         recipient_kind=recipient.kind,

@@ -8,7 +8,14 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from models.columns import UtcDateTime, enum_column, utcnow
-from models.enums import OptOutMethod, RecipientKind, SmsSource, SmsStatus, SmsTemplateKind
+from models.enums import (
+    OptOutMethod,
+    RecipientKind,
+    ReplyEffect,
+    SmsSource,
+    SmsStatus,
+    SmsTemplateKind,
+)
 
 
 class SmsTemplate(SQLModel, table=True):
@@ -104,7 +111,11 @@ class OptOut(SQLModel, table=True):
 
 
 class InboundMessage(SQLModel, table=True):
+    """An SMS a client sent us: a reply, linked to the message it answers when there is one
+    (models.replies decides the link and the effect)."""
+
     __tablename__ = "inbound_message"
+    __table_args__ = (sa.Index("ix_inbound_message_received", "received_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     from_number: str = Field(max_length=40, index=True)
@@ -114,3 +125,13 @@ class InboundMessage(SQLModel, table=True):
     provider_message_id: str | None = Field(
         default=None, max_length=64, sa_column_kwargs={"unique": True}
     )
+    in_reply_to_id: int | None = Field(default=None, foreign_key="sms_message.id", index=True)
+    appointment_id: int | None = Field(default=None, foreign_key="appointment.id", index=True)
+    job_id: int | None = Field(default=None, foreign_key="job.id")
+    client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
+    recipient_kind: RecipientKind | None = Field(default=None, sa_type=enum_column(RecipientKind))
+    recipient_id: int | None = None
+    effect: ReplyEffect = Field(default=ReplyEffect.NONE, sa_type=enum_column(ReplyEffect))
+    # Read by anyone in the office is read for everyone.
+    read_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    read_by_id: int | None = Field(default=None, foreign_key="app_user.id")

@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from models.errors import DomainError, ErrorCode
+from models.replies import REPLY_HINT
 from models.segments import SmsLength, check_message
 
 # Kept in this order so error messages list tokens the way the editor shows them.
@@ -20,6 +21,7 @@ TOKEN_NAMES = (
     "task_name",
     "user_name",
     "company_name",
+    "reply_hint",
 )
 TOKENS: frozenset[str] = frozenset(TOKEN_NAMES)
 
@@ -114,6 +116,8 @@ def _fill(name: str, values: TemplateValues) -> str:
         return format_date(start, values.time_zone) if start else ""
     if name == "appointment_time":
         return format_time(start, values.time_zone) if start else ""
+    if name == "reply_hint":
+        return REPLY_HINT
     # An explicit table rather than getattr, so no template text ever names an attribute.
     text = {
         "client_name": values.client_name,

@@ -38,8 +38,9 @@ from schema.queries.people import PeopleQuery
 from schema.queries.sms import SmsQuery
 from schema.queries.work import WorkQuery
 from schema.query_cost import QueryCostRule
+from schema.replies import RepliesMutation, RepliesQuery, RepliesSubscription
 from schema.scalars import SCALAR_OVERRIDES
-from schema.subscriptions import Subscription
+from schema.subscriptions import StatusSubscription
 from schema.text_inputs import TextInputs
 from schema.validation import Validation
 
@@ -53,6 +54,7 @@ Query = merge_types(
         HistoryQuery,
         PeopleQuery,
         WorkQuery,
+        RepliesQuery,
     ),
 )
 Mutation = merge_types(
@@ -64,8 +66,10 @@ Mutation = merge_types(
         AdminMutation,
         SendingMutation,
         PeopleMutation,
+        RepliesMutation,
     ),
 )
+Subscription = merge_types("Subscription", (StatusSubscription, RepliesSubscription))
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30

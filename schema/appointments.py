@@ -15,6 +15,7 @@ from schema.clients import Client, Contact, Recipient, client_by_id, recipient_f
 from schema.context import Info
 from schema.messages import Activity, SmsMessage
 from schema.people import User, user_by_id
+from schema.replies import AppointmentConfirmation, SmsReply
 
 
 async def contact_by_id(info: Info, contact_id: int | None) -> Contact | None:
@@ -139,10 +140,25 @@ class Appointment:
         rows = await info.context.loaders.appointment_messages.load(self.row.id)
         return [SmsMessage.from_row(r) for r in rows]
 
-    @strawberry.field
+    @strawberry.field(description="Messages sent and replies received, newest first.")
     async def activities(self, info: Info) -> list[Activity]:
-        rows = await info.context.loaders.appointment_messages.load(self.row.id)
-        return [Activity.from_row(r) for r in rows]
+        loaders = info.context.loaders
+        messages = await loaders.appointment_messages.load(self.row.id)
+        replies = await loaders.appointment_replies.load(self.row.id)
+        activities = [Activity.from_row(r) for r in messages]
+        activities += [Activity.from_reply(r) for r in replies]
+        return sorted(activities, key=lambda activity: activity.at, reverse=True)
+
+    @strawberry.field
+    async def confirmation(self, info: Info) -> AppointmentConfirmation:
+        return AppointmentConfirmation.of(
+            await info.context.loaders.confirmations.load(self.row.id)
+        )
+
+    @strawberry.field(description="Replies linked to this appointment, newest first.")
+    async def replies(self, info: Info) -> list[SmsReply]:
+        rows = await info.context.loaders.appointment_replies.load(self.row.id)
+        return [SmsReply.from_row(r) for r in rows]
 
 
 async def appointment_by_id(info: Info, appointment_id: int | None) -> Appointment | None:

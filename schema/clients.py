@@ -167,3 +167,13 @@ async def recipient_for(info: Info, ref: RecipientRef) -> RecipientRule | None:
         return None
     number = contact.sms_number
     return contact_recipient(contact, {number} if await is_opted_out(info, number) else set())
+
+
+async def stored_recipient(
+    info: Info, kind: RecipientKindEnum | None, recipient_id: int | None
+) -> Recipient | None:
+    """The recipient a stored message or reply names, if it names one that still exists."""
+    if kind is None or recipient_id is None:
+        return None
+    rule = await recipient_for(info, RecipientRef(kind, recipient_id))
+    return Recipient.from_rule(rule) if rule else None

@@ -1,5 +1,6 @@
-"""One Redis subscription per process, fanned out to every live GraphQL subscription; each
-user's live subscriptions hold seats (schema.subscription_seats), so there is a limit to them."""
+"""One Redis subscription per process, to status changes and replies, fanned out to every live
+GraphQL subscription; each user's live subscriptions hold seats (schema.subscription_seats), so
+there is a limit to them."""
 
 from __future__ import annotations
 
@@ -9,30 +10,48 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from models.channels import SMS_STATUS_CHANNEL
+from models.channels import SMS_REPLY_CHANNEL, SMS_STATUS_CHANNEL
 from models.enums import SmsStatus
+from models.replies import decode_reply_event
 from models.status_feed import StatusEvent, decode_event
 from schema.subscription_seats import SubscriptionSeats
 
 log = logging.getLogger(__name__)
 BACKLOG = 1000
+# What each channel's messages decode to: a StatusEvent, or a reply's id; None is skipped.
+DECODERS = {SMS_STATUS_CHANNEL: decode_event, SMS_REPLY_CHANNEL: decode_reply_event}
 
 
 class StatusFeed:
     def __init__(self, redis: Any):
         self.redis = redis
-        self.listeners: set[asyncio.Queue[StatusEvent]] = set()
+        self.listeners: dict[str, set[asyncio.Queue]] = {channel: set() for channel in DECODERS}
         self.task: asyncio.Task | None = None
         self.ready = asyncio.Event()
         self.seats = SubscriptionSeats(redis)
 
+    @property
+    def queues(self) -> set[asyncio.Queue]:
+        """Every live subscription's queue, of either channel."""
+        return set().union(*self.listeners.values())
+
     async def events(self, user_id: int | None = None) -> AsyncIterator[StatusEvent]:
         """Each status event published from now on, by any process; with `user_id`, while
         holding one of that user's seats (refused with a coded error when none is free)."""
+        async for event in self._heard(SMS_STATUS_CHANNEL, user_id):
+            yield event
+
+    async def replies(self, user_id: int) -> AsyncIterator[int]:
+        """The id of each reply stored from now on, by any process, while holding one of the
+        user's seats."""
+        async for reply_id in self._heard(SMS_REPLY_CHANNEL, user_id):
+            yield reply_id
+
+    async def _heard(self, channel: str, user_id: int | None) -> AsyncIterator[Any]:
         async with contextlib.AsyncExitStack() as stack:
             if user_id is not None:
                 await stack.enter_async_context(self.seats.seat(user_id))
-            queue = await stack.enter_async_context(self.subscribed())
+            queue = await stack.enter_async_context(self.subscribed(channel))
             while True:
                 yield await queue.get()
 
@@ -44,15 +63,15 @@ class StatusFeed:
                 yield event.message_id, event.status
 
     @contextlib.asynccontextmanager
-    async def subscribed(self) -> AsyncIterator[asyncio.Queue[StatusEvent]]:
-        queue: asyncio.Queue[StatusEvent] = asyncio.Queue(maxsize=BACKLOG)
-        self.listeners.add(queue)
+    async def subscribed(self, channel: str = SMS_STATUS_CHANNEL) -> AsyncIterator[asyncio.Queue]:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=BACKLOG)
+        self.listeners[channel].add(queue)
         try:
             self.start()
             await self.ready.wait()
             yield queue
         finally:
-            self.listeners.discard(queue)
+            self.listeners[channel].discard(queue)
 
     def start(self) -> None:
         if self.task is None or self.task.done():
@@ -72,15 +91,18 @@ class StatusFeed:
     async def relay(self) -> None:
         pubsub = self.redis.pubsub()
         try:
-            await pubsub.subscribe(SMS_STATUS_CHANNEL)
+            await pubsub.subscribe(*DECODERS)
             self.ready.set()
             async for item in pubsub.listen():
                 if item.get("type") != "message":
                     continue
-                event = decode_event(item["data"])
+                channel = item["channel"]
+                channel = channel.decode() if isinstance(channel, bytes) else channel
+                decoder = DECODERS.get(channel)
+                event = decoder(item["data"]) if decoder is not None else None
                 if event is None:
                     continue
-                for queue in list(self.listeners):
+                for queue in list(self.listeners[channel]):
                     with contextlib.suppress(asyncio.QueueFull):
                         queue.put_nowait(event)
         finally:

@@ -16,6 +16,7 @@ from models import (
     Client,
     Contact,
     GlobalSettings,
+    InboundMessage,
     Job,
     Profile,
     ReminderEvent,
@@ -30,6 +31,7 @@ from models.company import SETTINGS_ID
 from models.db import Sessions
 from models.enums import SmsStatus
 from models.recipients import opted_out_numbers
+from models.replies import Confirmation, confirmations
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -185,6 +187,15 @@ def messages_of_appointments(sessions: Sessions) -> LoadFn:
     return load
 
 
+def appointment_confirmations(sessions: Sessions) -> LoadFn:
+    async def load(ids: Sequence[int]) -> list[Confirmation]:
+        async with sessions() as session:
+            found = await confirmations(session, ids)
+        return [found[i] for i in ids]
+
+    return load
+
+
 def company(sessions: Sessions, default_time_zone: str) -> LoadFn:
     async def load(keys: Sequence[int]) -> list[GlobalSettings]:
         async with sessions() as session:
@@ -251,6 +262,10 @@ class Loaders:
         return self.row(ReminderEvent)
 
     @property
+    def messages(self) -> BatchLoader[int, SmsMessage | None]:
+        return self.row(SmsMessage)
+
+    @property
     def contacts_of_client(self) -> BatchLoader[int, list[Contact]]:
         return self._get(
             "contacts_of_client",
@@ -274,6 +289,21 @@ class Loaders:
     @property
     def appointment_messages(self) -> BatchLoader[int, list[SmsMessage]]:
         return self._get("appointment_messages", lambda: messages_of_appointments(self.sessions))
+
+    @property
+    def appointment_replies(self) -> BatchLoader[int, list[InboundMessage]]:
+        """Each appointment's replies, newest first."""
+        newest_first = (col(InboundMessage.received_at).desc(), col(InboundMessage.id).desc())
+        return self._get(
+            "appointment_replies",
+            lambda: grouped(
+                self.sessions, InboundMessage, InboundMessage.appointment_id, newest_first
+            ),
+        )
+
+    @property
+    def confirmations(self) -> BatchLoader[int, Confirmation]:
+        return self._get("confirmations", lambda: appointment_confirmations(self.sessions))
 
     async def company(self) -> GlobalSettings:
         loader = self._get("company", lambda: company(self.sessions, self.default_time_zone))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from models import InboundMessage
 from models import ReminderEvent as ReminderEventRow
 from models import SmsMessage as SmsMessageRow
 from models import SmsTemplate as SmsTemplateRow
@@ -16,14 +17,14 @@ from models.enums import SmsStatus as SmsStatusEnum
 from models.enums import SmsTemplateKind as SmsTemplateKindEnum
 from models.errors import ErrorCode as ErrorCodeEnum
 from models.location import distance_meters
-from models.recipients import RecipientRef
-from schema.clients import Recipient, recipient_for
+from schema.clients import Recipient, stored_recipient
 from schema.context import Info
 from schema.errors import ErrorCode
 from schema.people import User, user_by_id
 
 if TYPE_CHECKING:
     from schema.appointments import Appointment, Job, TimeEntry
+    from schema.replies import SmsReply
 
 SmsStatus = strawberry.enum(SmsStatusEnum, name="SmsStatus")
 SmsSource = strawberry.enum(SmsSourceEnum, name="SmsSource")
@@ -35,6 +36,7 @@ class ActivityKind(enum.Enum):
     SMS_SENT = "SMS_SENT"
     SMS_FAILED = "SMS_FAILED"
     REMINDER_SENT = "REMINDER_SENT"
+    REPLY_RECEIVED = "REPLY_RECEIVED"
 
 
 @strawberry.type
@@ -44,7 +46,8 @@ class SmsTemplate:
     kind: SmsTemplateKind
     body: str = strawberry.field(
         description="Text with tokens such as {client_name}, "
-        "{appointment_date}, {appointment_time}, {job_title}, {user_name}."
+        "{appointment_date}, {appointment_time}, {job_title}, {user_name}, and {reply_hint} "
+        "(\"Reply C to confirm, R to reschedule\")."
     )
     active: bool
 
@@ -162,12 +165,7 @@ class SmsMessage:
 
     @strawberry.field
     async def recipient(self, info: Info) -> Recipient | None:
-        if self.row.recipient_kind is None or self.row.recipient_id is None:
-            return None
-        rule = await recipient_for(
-            info, RecipientRef(self.row.recipient_kind, self.row.recipient_id)
-        )
-        return Recipient.from_rule(rule) if rule else None
+        return await stored_recipient(info, self.row.recipient_kind, self.row.recipient_id)
 
     @strawberry.field
     async def appointment(
@@ -230,7 +228,10 @@ def activity_summary(row: SmsMessageRow) -> str:
 
 @strawberry.type
 class Activity:
-    row: strawberry.Private[SmsMessageRow]
+    """A message we sent about the appointment, or a reply the client sent us."""
+
+    row: strawberry.Private[SmsMessageRow | None]
+    reply_row: strawberry.Private[InboundMessage | None]
     kind: ActivityKind
     at: datetime
     summary: str
@@ -239,19 +240,40 @@ class Activity:
     def from_row(cls, row: SmsMessageRow) -> Activity:
         return cls(
             row=row,
+            reply_row=None,
             kind=activity_kind(row),
             at=row.sent_at or row.created_at,
             summary=activity_summary(row),
         )
 
-    @strawberry.field
-    async def user(self, info: Info) -> User | None:
-        return await user_by_id(info, self.row.sent_by_id)
+    @classmethod
+    def from_reply(cls, reply: InboundMessage) -> Activity:
+        return cls(
+            row=None,
+            reply_row=reply,
+            kind=ActivityKind.REPLY_RECEIVED,
+            at=reply.received_at,
+            summary=f"Reply from {reply.from_number}: {reply.body}",
+        )
 
     @strawberry.field
-    def message(self) -> SmsMessage:
-        return SmsMessage.from_row(self.row)
+    async def user(self, info: Info) -> User | None:
+        return await user_by_id(info, self.row.sent_by_id) if self.row else None
+
+    @strawberry.field(description="The message sent, or the one the reply answers.")
+    async def message(self, info: Info) -> SmsMessage | None:
+        if self.row is not None:
+            return SmsMessage.from_row(self.row)
+        answered = self.reply_row.in_reply_to_id if self.reply_row else None
+        row = await info.context.loaders.messages.load(answered) if answered else None
+        return SmsMessage.from_row(row) if row else None
 
     @strawberry.field
     async def location(self, info: Info) -> GeoLocation | None:
-        return await location_of(info, self.row)
+        return await location_of(info, self.row) if self.row else None
+
+    @strawberry.field
+    def reply(self) -> Annotated[SmsReply, strawberry.lazy("schema.replies")] | None:
+        from schema.replies import SmsReply
+
+        return SmsReply.from_row(self.reply_row) if self.reply_row else None

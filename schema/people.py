@@ -22,6 +22,10 @@ class Settings:
         description="IANA zone, e.g. Pacific/Auckland; reminder days are counted in it."
     )
     company_name: str
+    plain_vowels_for_macrons: bool = strawberry.field(
+        description="Write ā ē ī ō ū as a e i o u when that keeps a message in one SMS "
+        "(off by default)."
+    )
     max_message_length: int = strawberry.field(
         default=MAX_GSM7, description="The longest single-segment message: 160."
     )
@@ -33,6 +37,7 @@ class Settings:
             sms_reminders_enabled=row.sms_reminders_enabled,
             time_zone=row.time_zone,
             company_name=row.company_name,
+            plain_vowels_for_macrons=row.plain_vowels_for_macrons,
         )
 
 

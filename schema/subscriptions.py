@@ -57,7 +57,7 @@ async def failures_allowed(info: Info) -> None:
 
 
 @strawberry.type
-class Subscription:
+class StatusSubscription:
     @strawberry.subscription(
         permission_classes=[IsAuthenticated],
         description="Each SMS that fails to send, as it fails; users with Show SMS Errors only.",

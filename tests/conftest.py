@@ -98,8 +98,9 @@ async def sessions(services: Services):
 
 @pytest.fixture
 async def demo(sessions):
-    """The demo company, as `timetrak-sms seed-demo` makes it."""
-    await seed_demo(sessions)
+    """The demo company, as `timetrak-sms seed-demo` makes it, but for its sample conversations
+    (tests/test_replies.py adds them): each test's messages and replies are its own."""
+    await seed_demo(sessions, conversations=False)
     return sessions
 
 

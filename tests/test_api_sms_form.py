@@ -164,12 +164,13 @@ async def test_templates_by_kind_and_only_active_ones_unless_asked(demo, office)
     every = await office.ok(SMS_TEMPLATES, {})
 
     assert appointment_kind["smsTemplates"] == [
-        {"name": "Appointment booked", "kind": "APPOINTMENT", "active": True}]
+        {"name": "Appointment booked", "kind": "APPOINTMENT", "active": True},
+        {"name": "Please confirm", "kind": "APPOINTMENT", "active": True}]
     assert [t["name"] for t in with_inactive["smsTemplates"]] == ["Appointment booked",
-                                                                  "On the way"]
+                                                                  "On the way", "Please confirm"]
     assert [t["name"] for t in reminders["smsTemplates"]] == ["Day-before reminder"]
     assert [t["name"] for t in every["smsTemplates"]] == ["Appointment booked",
-                                                          "Day-before reminder"]
+                                                          "Day-before reminder", "Please confirm"]
 
 
 async def test_preview_renders_a_template_for_the_appointment(demo, tech):

@@ -192,7 +192,7 @@ async def test_demo_templates_render_to_a_single_sms_for_every_appointment(seede
         for appointment, job, client, contact in rows
     ]
 
-    assert len(templates) == 3
+    assert len(templates) == 4
     assert all(measure(text).fits for text in texts), max(texts, key=len)
 
 

@@ -99,7 +99,7 @@ async def stage(postgres_cluster, cluster_engine, services, twilio_settings):
     async with cluster_engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     sessions = session_factory(cluster_engine)
-    await seed_demo(sessions)
+    await seed_demo(sessions, conversations=False)
     await services.queue.flushdb()
     settings = twilio_settings.model_copy(update={"database_url": postgres_cluster.url})
     app = create_app(services=Services(settings, cluster_engine, sessions, services.queue))

@@ -1,4 +1,5 @@
-"""Tests for SMS length: the GSM 03.38 table, encodings, segment counts and the one-SMS rule."""
+"""Tests for SMS length: the GSM 03.38 table, encodings, segment counts, the one-SMS rule and the
+look-alikes replaced before it."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from models.segments import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     GSM7_TABLE,
+    LOOK_ALIKES,
     MAX_GSM7,
     MAX_UCS2,
+    PLAIN_VOWELS,
     SmsLength,
     check_message,
+    is_gsm7,
     measure,
+    smart_encode,
 )
 
 # Positions where GSM 03.38 differs from ASCII, as code points from the Unicode mapping table,
@@ -207,3 +212,160 @@ def test_default_field_is_body():
 
 def test_surrounding_whitespace_is_counted_not_trimmed():
     assert check_message("  hi  ").length == 6
+
+
+# --- smart encoding ----------------------------------------------------------------------------
+
+# 150 characters as typed on a phone: curly quotes and apostrophes.
+CURLY = ("Hi “Mere”, it’s Tama from Kiwi Plumbing & Electrical. We’ll be at 14 Marine Parade at "
+         "9:30am tomorrow to replace the grease trap. Reply to reschedule.")
+# 77 characters with two macrons: too long for UCS-2, short enough for GSM-7.
+MACRONS = "Kia ora Tāmati, Aroha from Kiwi Plumbing visits Ōtaki on Tue 6 Mar at 9:30am."
+
+
+@pytest.mark.parametrize("table", [LOOK_ALIKES, PLAIN_VOWELS], ids=["look-alikes", "macrons"])
+def test_every_replacement_is_gsm7_and_replaces_only_what_gsm7_lacks(table):
+    for code in table:
+        plain = chr(code).translate(table)
+        assert not is_gsm7(chr(code)), f"U+{code:04X} is GSM-7 already"
+        assert is_gsm7(plain), f"U+{code:04X} -> {plain!r}"
+
+
+def test_a_150_character_text_with_curly_quotes_is_one_gsm7_sms_after_replacement():
+    # Given a text that is three UCS-2 segments as typed
+    assert len(CURLY) == 150 and measure(CURLY).segments == 3
+
+    # When it is smart-encoded
+    sent = smart_encode(CURLY)
+
+    # Then straight quotes go, as one GSM-7 SMS, and each replaced character is named once
+    assert sent.text == CURLY.replace("“", '"').replace("”", '"').replace("’", "'")
+    assert sent.replaced == ("“", "”", "’")
+    assert sent.size == SmsLength(length=150, encoding="GSM-7", segments=1, limit=160)
+    assert check_message(sent.text) == sent.size
+
+
+def test_the_same_text_with_an_emoji_stays_ucs2_and_is_refused():
+    sent = smart_encode(CURLY + " 👍")
+
+    assert sent.replaced == ("“", "”", "’")
+    assert sent.size.encoding == "UCS-2" and not sent.size.fits
+    error = _error(sent.text)
+    assert error.code is ErrorCode.MESSAGE_TOO_LONG
+    assert error.message == (
+        'Message is 153 characters; one SMS holds 70 because it contains "👍".')
+
+
+@pytest.mark.parametrize(("typed", "sent"), [
+    ("9\u20135pm \u2014 or later", "9-5pm - or later"),
+    ("Hmm\u2026", "Hmm..."),
+    ("\u2022 Parts \u2043 labour", "- Parts - labour"),
+    ("\u00ab Non \u00bb \u201eJa\u201c", '" Non " "Ja"'),
+    ("Tama\u2019s \u2018van\u2019 \u02bcok\u02bc `x\u00b4", "Tama's 'van' 'ok' 'x'"),
+    ("\uff08\uff11\uff09\uff1f\uff01\uff20\uff3b\uff5d\uff40", "(1)?!@[}'"),
+    ("1\u20442 \u2212 3", "1/2 - 3"),
+])
+def test_look_alikes_are_replaced_by_plain_characters(typed, sent):
+    assert smart_encode(typed).text == sent
+    assert measure(sent).encoding == "GSM-7"
+
+
+@pytest.mark.parametrize("space", [
+    "\t", "\u00a0", *map(chr, range(0x2000, 0x200B)), "\u202f", "\u205f", "\u3000"])
+def test_every_unicode_space_becomes_a_plain_space(space):
+    sent = smart_encode(f"10{space}am")
+    assert (sent.text, sent.replaced) == ("10 am", (space,))
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u2060", "\ufeff", "\u00ad"])
+def test_invisible_characters_are_removed(invisible):
+    sent = smart_encode(f"{invisible}See you{invisible} soon")
+    assert (sent.text, sent.replaced) == ("See you soon", (invisible,))
+    assert sent.size.encoding == "GSM-7"
+
+
+def test_an_ellipsis_counts_as_the_three_dots_it_becomes():
+    sent = smart_encode("a" * 157 + "\u2026")
+    assert sent.size == SmsLength(length=160, encoding="GSM-7", segments=1, limit=160)
+    assert not smart_encode("a" * 158 + "\u2026").size.fits
+
+
+def test_a_text_of_invisible_characters_and_no_break_spaces_is_empty():
+    error = _error(smart_encode("\u200b\u00a0\ufeff").text)
+    assert error.code is ErrorCode.MESSAGE_EMPTY
+
+
+def test_emoji_sequences_are_left_whole():
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    sent = smart_encode(f"Thanks {family}")
+    assert (sent.text, sent.replaced) == (f"Thanks {family}", ())
+    assert sent.size.encoding == "UCS-2"
+
+
+def test_plain_text_is_sent_as_typed():
+    sent = smart_encode("Quote: $120.50 incl GST (£60) @ 9am")
+    assert (sent.text, sent.replaced) == ("Quote: $120.50 incl GST (£60) @ 9am", ())
+
+
+# --- macrons -----------------------------------------------------------------------------------
+
+
+def test_macrons_are_kept_by_default_even_when_that_is_refused():
+    sent = smart_encode(MACRONS)
+
+    assert (sent.text, sent.replaced) == (MACRONS, ())
+    assert sent.size == SmsLength(length=77, encoding="UCS-2", segments=2, limit=70)
+    assert _error(sent.text).message == (
+        'Message is 77 characters; one SMS holds 70 because it contains "ā".')
+
+
+def test_with_the_setting_a_short_macron_text_that_fits_keeps_its_macrons():
+    text = "Kia ora Tāmati, see you in Ōtaki at 9:30am."
+
+    sent = smart_encode(text, plain_vowels_for_macrons=True)
+
+    assert (sent.text, sent.replaced) == (text, ())
+    assert sent.size == SmsLength(length=43, encoding="UCS-2", segments=1, limit=70)
+
+
+def test_with_the_setting_a_text_that_fits_only_without_macrons_gets_plain_vowels():
+    sent = smart_encode(MACRONS, plain_vowels_for_macrons=True)
+
+    assert sent.text == MACRONS.replace("ā", "a").replace("Ō", "O")
+    assert sent.replaced == ("ā", "Ō")
+    assert sent.size == SmsLength(length=77, encoding="GSM-7", segments=1, limit=160)
+
+
+def test_with_the_setting_a_text_too_long_even_without_macrons_keeps_them_and_is_refused():
+    text = MACRONS + " " + "x" * 83
+    assert len(text) == 161
+
+    sent = smart_encode(text, plain_vowels_for_macrons=True)
+
+    assert (sent.text, sent.replaced) == (text, ())
+    assert _error(sent.text).code is ErrorCode.MESSAGE_TOO_LONG
+
+
+def test_with_the_setting_an_emoji_keeps_the_macrons_too():
+    # Plain vowels cannot bring a text with an emoji back to GSM-7, so they would gain nothing.
+    text = MACRONS[:-1] + " 👍"
+    assert not smart_encode(text, plain_vowels_for_macrons=True).size.fits
+    assert smart_encode(text, plain_vowels_for_macrons=True).text == text
+
+
+def test_every_macron_vowel_and_a_combining_macron_become_plain():
+    text = "ĀāĒēĪīŌōŪū a\u0304" + "x" * 60
+
+    sent = smart_encode(text, plain_vowels_for_macrons=True)
+
+    assert sent.text == "AaEeIiOoUu a" + "x" * 60
+    assert sent.replaced == tuple("ĀāĒēĪīŌōŪū") + ("\u0304",)
+
+
+def test_replaced_characters_are_listed_once_in_the_order_first_seen():
+    text = "“Kia ora” Tāmati — ā, ā, “ā”… " + "x" * 50
+
+    sent = smart_encode(text, plain_vowels_for_macrons=True)
+
+    assert sent.text == '"Kia ora" Tamati - a, a, "a"... ' + "x" * 50
+    assert sent.replaced == ("“", "”", "ā", "—", "…")

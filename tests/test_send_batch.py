@@ -88,7 +88,7 @@ async def test_a_batch_cancelled_while_waiting_for_slots_gives_back_those_it_too
             pass
 
     waiting = asyncio.create_task(wait_for_three())
-    while slots.free._value:  # it has taken both free slots and waits for a third
+    while slots.free._value:  # noqa: ASYNC110 (it has taken both free slots and waits for a third)
         await asyncio.sleep(0)
 
     # When arq's timeout cancels the job

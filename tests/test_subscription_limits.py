@@ -51,7 +51,7 @@ async def start(ws, subscription_id: str, query: str = FAILURES, variables=None)
 
 
 def listening(*feeds: StatusFeed) -> int:
-    return sum(len(feed.listeners) for feed in feeds)
+    return sum(len(feed.queues) for feed in feeds)
 
 
 async def test_a_flood_from_one_user_is_refused_past_the_limit_everywhere(
@@ -127,9 +127,9 @@ async def test_an_event_about_another_appointment_costs_no_database_read(admin, 
     async with serving(create_app(services=services)) as address, websockets.connect(
             f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         await initialised(ws, admin.token)
-        before = len(services.feed.listeners)
+        before = len(services.feed.queues)
         await start(ws, "1", STATUS_CHANGED, {"appointmentId": str(appointment_id)})
-        await wait_for(lambda: len(services.feed.listeners) > before and services.feed.ready
+        await wait_for(lambda: len(services.feed.queues) > before and services.feed.ready
                        .is_set(), "the subscription never listened")
 
         # The control: an event about the subscribed appointment is read and pushed

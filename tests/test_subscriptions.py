@@ -92,11 +92,11 @@ async def connected(url: str, token: str | None) -> AsyncIterator[Any]:
 
 async def subscribe(ws, feed, query: str, variables: dict | None = None) -> None:
     """Start a subscription and wait until it listens to the feed, so nothing is missed."""
-    before = set(feed.listeners)
+    before = set(feed.queues)
     await ws.send(json.dumps({"id": "1", "type": "subscribe",
                               "payload": {"query": query, "variables": variables or {}}}))
     deadline = time.monotonic() + 5
-    while not (set(feed.listeners) - before and feed.ready.is_set()):
+    while not (set(feed.queues) - before and feed.ready.is_set()):
         assert time.monotonic() < deadline, "the subscription never started listening"
         await asyncio.sleep(0.01)
 

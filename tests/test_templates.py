@@ -24,7 +24,7 @@ AKL = "Pacific/Auckland"
 SYD = "Australia/Sydney"
 ALL_TOKENS = (
     "{client_name}, {contact_name}, {appointment_date}, {appointment_time}, {job_title}, "
-    "{task_name}, {user_name}, {company_name}"
+    "{task_name}, {user_name}, {company_name}, {reply_hint}"
 )
 UNKNOWN_TAIL = f"; use one of {ALL_TOKENS}."
 
@@ -63,6 +63,7 @@ def test_token_set():
             "job_title",
             "task_name",
             "user_name",
+            "reply_hint",
             "company_name",
         }
     )
@@ -314,3 +315,10 @@ def test_template_that_renders_to_blank_is_empty():
         render_checked("{client_name}", TemplateValues())
     assert caught.value.code is ErrorCode.MESSAGE_EMPTY
     assert caught.value.message == "Message is empty."
+
+
+def test_reply_hint_invites_the_keywords_a_reply_is_matched_on():
+    text = render("See you {appointment_date}. {reply_hint}", TemplateValues(
+        appointment_start=utc("2026-12-02 20:00"), time_zone="Pacific/Auckland"))
+
+    assert text == "See you Thu 3 Dec. Reply C to confirm, R to reschedule"

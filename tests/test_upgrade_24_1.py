@@ -87,3 +87,33 @@ async def test_migrate_fills_in_sms_numbers_once_and_the_command_stays_for_by_ha
     assert by_hand.status == 0, by_hand.err
     assert by_hand.out.strip() == "set 2, already set 4, no usable number 2"
     assert await sms_numbers(url) == AFTER | {"Added later": "+64275550140"}
+
+
+async def test_replies_stored_before_conversations_are_linked_and_keep_their_opt_out(
+        cli, cli_database_url):  # noqa: F811
+    # Given a database at 0004 with two messages to one number, and three replies stored then:
+    # a STOP, a question a day after the latest message, and one 20 days after any
+    url = cli_database_url
+    await asyncio.to_thread(command.upgrade, migrations.alembic_config(url), "0004")
+    for message_id, created, status in ((1, "2026-11-01 09:00:00", "DELIVERED"),
+                                        (2, "2026-11-10 09:00:00", "DELIVERED"),
+                                        (3, "2026-11-10 10:00:00", "FAILED")):
+        await sql(url, "INSERT INTO sms_message (id, to_number, body, status, source, segments, "
+                       "encoding, attempts, created_at, updated_at) VALUES (:id, '+64215550111', "
+                       "'Hello', :status, 'APP', 1, 'GSM-7', 1, :at, :at)",
+                  id=message_id, status=status, at=created)
+    for reply_id, body, received in ((1, " stop! ", "2026-11-02 09:00:00"),
+                                     (2, "Can you come at 2?", "2026-11-11 09:00:00"),
+                                     (3, "Hello?", "2026-11-30 09:00:00")):
+        await sql(url, "INSERT INTO inbound_message (id, from_number, to_number, body, "
+                       "received_at) VALUES (:id, '+64215550111', '+6421000000', :body, :at)",
+                  id=reply_id, body=body, at=received)
+
+    # When the database is migrated
+    upgraded = await cli("migrate")
+
+    # Then each reply answers the latest message that left within 14 days before it
+    assert upgraded.status == 0, upgraded.err
+    assert await sql(url, "SELECT id, in_reply_to_id, effect, read_at FROM inbound_message "
+                          "ORDER BY id") == [(1, 1, "OPTED_OUT", None), (2, 2, "NONE", None),
+                                             (3, None, "NONE", None)]

@@ -46,6 +46,7 @@ class SettingsInput:
     sms_reminders_enabled: bool | None = None
     time_zone: str | None = None
     company_name: str | None = None
+    plain_vowels_for_macrons: bool | None = None
 
 
 @strawberry.type
@@ -135,6 +136,8 @@ class AccountMutation:
                 row.time_zone = valid_time_zone(input.time_zone.strip())
             if input.company_name is not None:
                 row.company_name = input.company_name.strip()
+            if input.plain_vowels_for_macrons is not None:
+                row.plain_vowels_for_macrons = input.plain_vowels_for_macrons
         return SettingsPayload(settings=Settings.from_row(row))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])

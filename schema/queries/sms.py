@@ -16,7 +16,7 @@ from models.recipients import (
     load_recipient,
     recipients_of_client,
 )
-from models.segments import check_message, measure
+from models.segments import check_message, smart_encode
 from models.sending import template_for_manual_send
 from models.subjects import Subject, load_subject
 from models.templates import render
@@ -44,6 +44,10 @@ class SmsPreview:
     segments: int
     encoding: str = strawberry.field(description="GSM-7 or UCS-2.")
     errors: list[UserError]
+    replaced_characters: list[str] = strawberry.field(
+        description="Characters of the text that were replaced by their plain look-alikes to "
+        "keep the message in GSM-7, each once."
+    )
 
 
 async def subject_of(session, appointment_id, time_entry_id) -> Subject:
@@ -127,7 +131,8 @@ class SmsQuery:
         body: str | None = None,
     ) -> SmsPreview:
         company = await info.context.require_sms_enabled()
-        text, errors = body or "", []
+        plain_vowels = company.plain_vowels_for_macrons
+        sent, errors = smart_encode(body or "", plain_vowels), []
         use_template = body is None and template_id is not None
         try:
             # The appointment or time entry is checked whenever one is named: a preview of a
@@ -142,7 +147,8 @@ class SmsQuery:
                         recipient = await load_recipient(session, subject.default_recipient)
             if use_template:
                 text = render(template.body, subject.values(recipient, company), field="templateId")
-            check_message(text)
+                sent = smart_encode(text, plain_vowels)
+            check_message(sent.text)
         except DomainError as error:
             if error.code in (
                 ErrorCode.PERMISSION_DENIED,
@@ -151,13 +157,13 @@ class SmsQuery:
             ):
                 raise
             errors.append(UserError.from_domain(error))
-        length = measure(text)
         return SmsPreview(
-            body=text,
-            length=length.length,
-            segments=length.segments,
-            encoding=length.encoding,
+            body=sent.text,
+            length=sent.size.length,
+            segments=sent.size.segments,
+            encoding=sent.size.encoding,
             errors=errors,
+            replaced_characters=list(sent.replaced),
         )
 
     @strawberry.field(permission_classes=[IsAuthenticated])
