@@ -19,11 +19,11 @@ from models.config import Settings
 from models.enums import SmsStatus
 from models.input_limits import keepable
 from models.message_status import advance
-from models.metrics import REPLIES
+from models.metrics import REPLIES, REPLY_DUPLICATES
 from models.outages import is_outage
 from models.provider_errors import STATUSES, reason_for
 from models.replies import announce_reply, record_reply
-from models.sms import SmsMessage
+from models.sms import InboundMessage, SmsMessage
 from models.status_feed import announce, message_facts
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,17 @@ def status_endpoint(services: Callable) -> Callable:
     return status
 
 
+async def stored_already(sessions: Callable, sid: str | None) -> bool:
+    """Whether a reply with this provider id is stored: Twilio sent the webhook again."""
+    if sid is None:
+        return False
+    async with sessions() as session:
+        found = await session.exec(
+            select(InboundMessage.id).where(InboundMessage.provider_message_id == sid)
+        )
+        return found.first() is not None
+
+
 def inbound_endpoint(services: Callable) -> Callable:
     async def inbound(request: Request) -> Response:
         current = services()
@@ -175,6 +186,9 @@ def inbound_endpoint(services: Callable) -> Callable:
                     received_at=utcnow(),
                 )
         except IntegrityError:
+            if not await stored_already(current.sessions, sid):
+                raise
+            REPLY_DUPLICATES.inc()
             log.info("inbound message %s already stored", sid)
         except Exception as error:
             if is_outage(error):

@@ -51,6 +51,14 @@ REPLIES = Counter(
     "ours.",
     ["effect", "linked"],
 )
+REPLIES_READ = Counter(
+    "timetrak_sms_replies_read",
+    "Replies marked read (markSmsRepliesRead), each once, however many people mark it.",
+)
+REPLY_DUPLICATES = Counter(
+    "timetrak_sms_reply_duplicates",
+    "Inbound webhooks for a reply already stored (Twilio sending it again), answered 200.",
+)
 LOGIN_FAILURES = Counter(
     "timetrak_login_failures",
     "Sign-ins refused: wrong_password (or unknown e-mail), or limited (too many failures).",

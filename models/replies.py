@@ -3,8 +3,9 @@ opt the number out or in, confirm the appointment or ask to reschedule it.
 
 A reply answers the latest message we sent to its number before it came, within 14 days; its
 appointment, job and recipient are that message's (a number two contacts share links to the one
-the message went to). An appointment's confirmation is the latest confirming or rescheduling
-reply about it, unless a reminder or manual SMS about it was queued since.
+the message went to). A reply is about every appointment its message was about (a reminder is
+about all of a job's visits that day). An appointment's confirmation is the latest confirming
+or rescheduling reply about it, unless a reminder or manual SMS about it was queued since.
 """
 
 from __future__ import annotations
@@ -17,17 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import exists, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from models.access import require_send_sms
+from models.access import denied
 from models.channels import SMS_REPLY_CHANNEL
 from models.company import Profile
 from models.enums import ConfirmationStatus, ReplyEffect, SmsStatus
 from models.errors import DomainError, ErrorCode
+from models.metrics import REPLIES_READ
 from models.opt_outs import Keyword, keyword, record_keyword
 from models.sms import InboundMessage, SmsMessage, SmsMessageAppointment
+from models.status_reports import on_commit
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +42,14 @@ REPLY_HINT = "Reply C to confirm, R to reschedule"
 # Statuses of a message that reached, or may have reached, the handset.
 ANSWERABLE = (SmsStatus.SENDING, SmsStatus.SENT, SmsStatus.DELIVERED)
 MAX_MARKED = 500
-_TRAILING_PUNCTUATION = re.compile(r"[^\w\s]+$")
+# Punctuation, and the spaces between it, at the end of a reply ("c. .", "ok!!").
+_TRAILING_PUNCTUATION = re.compile(r"[\W_]+$")
 
 
 def reply_word(body: str) -> str:
     """The reply as one word to match: case, surrounding spaces and trailing punctuation
     ignored ("ok!", " c "), nothing else."""
-    return _TRAILING_PUNCTUATION.sub("", body.strip()).strip().upper()
+    return _TRAILING_PUNCTUATION.sub("", body.strip()).upper()
 
 
 def effect_of(body: str, answers: SmsMessage | None) -> ReplyEffect:
@@ -131,6 +135,25 @@ _STATUS = {
 }
 
 
+def about_appointments(appointment_ids: Sequence[int]):
+    """(appointment id, reply) for each reply about one of the appointments: through the
+    message it answers, to every appointment that message was about."""
+    link = SmsMessageAppointment
+    return (
+        select(link.appointment_id, InboundMessage)
+        .join(link, col(link.message_id) == InboundMessage.in_reply_to_id)
+        .where(col(link.appointment_id).in_(appointment_ids))
+    )
+
+
+def is_about_appointment(appointment_id: int):
+    """A WHERE clause: the reply is about the appointment (see about_appointments)."""
+    link = SmsMessageAppointment
+    return exists().where(
+        link.message_id == InboundMessage.in_reply_to_id, link.appointment_id == appointment_id
+    )
+
+
 async def confirmations(
     session: AsyncSession, appointment_ids: Sequence[int]
 ) -> dict[int, Confirmation]:
@@ -149,19 +172,13 @@ async def confirmations(
             )
         ).all()
     )
-    replies = (
-        await session.exec(
-            select(InboundMessage)
-            .where(
-                col(InboundMessage.appointment_id).in_(ids),
-                col(InboundMessage.effect).in_(list(_STATUS)),
-            )
-            .order_by(col(InboundMessage.received_at).desc(), col(InboundMessage.id).desc())
-        )
-    ).all()
+    replies = await session.exec(
+        about_appointments(ids)
+        .where(col(InboundMessage.effect).in_(list(_STATUS)))
+        .order_by(col(InboundMessage.received_at).desc(), col(InboundMessage.id).desc())
+    )
     found: dict[int, Confirmation] = {}
-    for reply in replies:
-        appointment = reply.appointment_id
+    for appointment, reply in replies.all():
         if appointment in found:
             continue
         since = last_sent.get(appointment)
@@ -173,10 +190,15 @@ async def confirmations(
     return {i: found.get(i, UNCONFIRMED) for i in ids}
 
 
+def may_see_replies(profile: Profile) -> bool:
+    """Replies are for the people who can answer them: Send SMS, or Global Administrator. Others
+    see an appointment's confirmation status, not the replies behind it."""
+    return profile.global_administrator or profile.send_sms_to_client
+
+
 def require_may_see_replies(profile: Profile) -> None:
-    """Replies are for the people who can answer them: Send SMS, or Global Administrator."""
-    if not profile.global_administrator:
-        require_send_sms(profile)
+    if not may_see_replies(profile):
+        raise denied("Replies are for users who may send SMS, and Global Administrators.")
 
 
 async def mark_read(session: AsyncSession, ids: Sequence[int], user_id: int, now: datetime) -> int:
@@ -198,7 +220,20 @@ async def mark_read(session: AsyncSession, ids: Sequence[int], user_id: int, now
         .where(col(InboundMessage.id).in_(wanted), col(InboundMessage.read_at).is_(None))
         .values(read_at=now, read_by_id=user_id)
     )
-    return result.rowcount or 0
+    marked = result.rowcount or 0
+
+    def report() -> None:
+        REPLIES_READ.inc(marked)
+        log.info(
+            "%d of %d replies marked read by user %d",
+            marked,
+            len(wanted),
+            user_id,
+            extra={"reply_ids": wanted, "user_id": user_id},
+        )
+
+    on_commit(session, report)
+    return marked
 
 
 def encode_reply_event(reply_id: int) -> str:

@@ -35,6 +35,7 @@ class Subject:
             user_name=self.user.name,
             company_name=company.company_name,
             time_zone=company.time_zone,
+            about_appointment=self.appointment is not None,
         )
 
 

@@ -46,6 +46,8 @@ class TemplateValues:
     user_name: str = ""
     company_name: str = ""
     time_zone: str = "Pacific/Auckland"
+    # {reply_hint} invites C or R, which only a message about an appointment acts on.
+    about_appointment: bool = True
 
     def __post_init__(self) -> None:
         if self.appointment_start is not None:
@@ -117,7 +119,7 @@ def _fill(name: str, values: TemplateValues) -> str:
     if name == "appointment_time":
         return format_time(start, values.time_zone) if start else ""
     if name == "reply_hint":
-        return REPLY_HINT
+        return REPLY_HINT if values.about_appointment else ""
     # An explicit table rather than getattr, so no template text ever names an attribute.
     text = {
         "client_name": values.client_name,

@@ -15,7 +15,7 @@ from schema.clients import Client, Contact, Recipient, client_by_id, recipient_f
 from schema.context import Info
 from schema.messages import Activity, SmsMessage
 from schema.people import User, user_by_id
-from schema.replies import AppointmentConfirmation, SmsReply
+from schema.replies import AppointmentConfirmation, SmsReply, sees_replies
 
 
 async def contact_by_id(info: Info, contact_id: int | None) -> Contact | None:
@@ -140,23 +140,33 @@ class Appointment:
         rows = await info.context.loaders.appointment_messages.load(self.row.id)
         return [SmsMessage.from_row(r) for r in rows]
 
-    @strawberry.field(description="Messages sent and replies received, newest first.")
+    @strawberry.field(
+        description="Messages sent and, to users who may see replies, replies received; "
+        "newest first."
+    )
     async def activities(self, info: Info) -> list[Activity]:
         loaders = info.context.loaders
         messages = await loaders.appointment_messages.load(self.row.id)
-        replies = await loaders.appointment_replies.load(self.row.id)
         activities = [Activity.from_row(r) for r in messages]
-        activities += [Activity.from_reply(r) for r in replies]
+        if sees_replies(info):
+            replies = await loaders.appointment_replies.load(self.row.id)
+            activities += [Activity.from_reply(r) for r in replies]
         return sorted(activities, key=lambda activity: activity.at, reverse=True)
 
-    @strawberry.field
+    @strawberry.field(
+        description="Its status to everyone; the reply behind it to users who may see replies."
+    )
     async def confirmation(self, info: Info) -> AppointmentConfirmation:
-        return AppointmentConfirmation.of(
-            await info.context.loaders.confirmations.load(self.row.id)
-        )
+        confirmation = await info.context.loaders.confirmations.load(self.row.id)
+        return AppointmentConfirmation.of(confirmation, show_reply=sees_replies(info))
 
-    @strawberry.field(description="Replies linked to this appointment, newest first.")
+    @strawberry.field(
+        description="Replies linked to this appointment, newest first; empty for users who may "
+        "not see replies (Send SMS, or Global Administrator)."
+    )
     async def replies(self, info: Info) -> list[SmsReply]:
+        if not sees_replies(info):
+            return []
         rows = await info.context.loaders.appointment_replies.load(self.row.id)
         return [SmsReply.from_row(r) for r in rows]
 

@@ -31,7 +31,7 @@ from models.company import SETTINGS_ID
 from models.db import Sessions
 from models.enums import SmsStatus
 from models.recipients import opted_out_numbers
-from models.replies import Confirmation, confirmations
+from models.replies import Confirmation, about_appointments, confirmations
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -196,6 +196,21 @@ def appointment_confirmations(sessions: Sessions) -> LoadFn:
     return load
 
 
+def replies_of_appointments(sessions: Sessions) -> LoadFn:
+    """Each appointment's replies, newest first: those answering a message about it."""
+
+    async def load(ids: Sequence[int]) -> list[list[InboundMessage]]:
+        newest_first = (col(InboundMessage.received_at).desc(), col(InboundMessage.id).desc())
+        async with sessions() as session:
+            rows = await session.exec(about_appointments(ids).order_by(*newest_first))
+            groups: dict[int, list[InboundMessage]] = defaultdict(list)
+            for appointment_id, reply in rows.all():
+                groups[appointment_id].append(reply)
+        return [groups.get(i, []) for i in ids]
+
+    return load
+
+
 def company(sessions: Sessions, default_time_zone: str) -> LoadFn:
     async def load(keys: Sequence[int]) -> list[GlobalSettings]:
         async with sessions() as session:
@@ -292,14 +307,7 @@ class Loaders:
 
     @property
     def appointment_replies(self) -> BatchLoader[int, list[InboundMessage]]:
-        """Each appointment's replies, newest first."""
-        newest_first = (col(InboundMessage.received_at).desc(), col(InboundMessage.id).desc())
-        return self._get(
-            "appointment_replies",
-            lambda: grouped(
-                self.sessions, InboundMessage, InboundMessage.appointment_id, newest_first
-            ),
-        )
+        return self._get("appointment_replies", lambda: replies_of_appointments(self.sessions))
 
     @property
     def confirmations(self) -> BatchLoader[int, Confirmation]:

@@ -47,7 +47,7 @@ class SmsTemplate:
     body: str = strawberry.field(
         description="Text with tokens such as {client_name}, "
         "{appointment_date}, {appointment_time}, {job_title}, {user_name}, and {reply_hint} "
-        "(\"Reply C to confirm, R to reschedule\")."
+        '("Reply C to confirm, R to reschedule").'
     )
     active: bool
 

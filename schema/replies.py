@@ -14,7 +14,13 @@ from models import InboundMessage
 from models.columns import utcnow
 from models.enums import ConfirmationStatus as ConfirmationStatusEnum
 from models.enums import ReplyEffect as ReplyEffectEnum
-from models.replies import Confirmation, mark_read, require_may_see_replies
+from models.replies import (
+    Confirmation,
+    is_about_appointment,
+    mark_read,
+    may_see_replies,
+    require_may_see_replies,
+)
 from schema.clients import Recipient, stored_recipient
 from schema.context import Info
 from schema.errors import user_errors
@@ -103,8 +109,8 @@ class AppointmentConfirmation:
     reply: SmsReply | None = strawberry.field(description="The reply that set the status.")
 
     @classmethod
-    def of(cls, confirmation: Confirmation) -> AppointmentConfirmation:
-        reply = confirmation.reply
+    def of(cls, confirmation: Confirmation, show_reply: bool) -> AppointmentConfirmation:
+        reply = confirmation.reply if show_reply else None
         return cls(
             status=confirmation.status,
             at=confirmation.at,
@@ -131,12 +137,15 @@ def replies_matching(filter: SmsReplyFilter | None):
     if filter.unread_only:
         stmt = stmt.where(col(InboundMessage.read_at).is_(None))
     if filter.appointment_id is not None:
-        stmt = stmt.where(
-            InboundMessage.appointment_id == row_id(filter.appointment_id, "appointmentId")
-        )
+        stmt = stmt.where(is_about_appointment(row_id(filter.appointment_id, "appointmentId")))
     if filter.client_id is not None:
         stmt = stmt.where(InboundMessage.client_id == row_id(filter.client_id, "clientId"))
     return stmt
+
+
+def sees_replies(info: Info) -> bool:
+    _, profile = info.context.require_user()
+    return may_see_replies(profile)
 
 
 @coded_errors

@@ -37,7 +37,8 @@ from models.demo import (
     seed_conversations,
 )
 from models.enums import ReplyEffect, SmsSource, SmsStatus, SmsTemplateKind
-from models.replies import answered_message, effect_of, record_reply, reply_word
+from models.metrics import REPLY_DUPLICATES
+from models.replies import effect_of, record_reply, reply_word
 from tests.fake_twilio import ACCOUNT_SID, FROM_NUMBER, signed_form
 from tests.test_serve import serve
 from tests.test_subscriptions import connected, receive, server, subscribe  # noqa: F401
@@ -123,8 +124,9 @@ def sid(n: int) -> str:
     return f"SM{n:032d}"
 
 
-async def job_ahead(sessions) -> int:
-    """A client of its own with one visit AHEAD days from today; its appointment's id."""
+async def job_ahead(sessions, visits: int = 1, sharing: tuple[str, ...] = ()) -> list[int]:
+    """A client of its own with `visits` visits AHEAD days from today, their contact Hana at
+    NUMBER (and, added before her, contacts `sharing` that number); the appointments' ids."""
     zone = ZoneInfo(TIME_ZONE)
     day = datetime.now(UTC).astimezone(zone).date() + timedelta(days=AHEAD)
     async with sessions.begin() as session:
@@ -132,15 +134,20 @@ async def job_ahead(sessions) -> int:
         client = Client(name="Oriental Bay Flats")
         session.add(client)
         await session.flush()
+        for name in sharing:
+            session.add(Contact(client_id=client.id, name=name, sms_number=NUMBER))
+            await session.flush()
         contact = Contact(client_id=client.id, name="Hana", sms_number=NUMBER)
         job = Job(client_id=client.id, title="Roof leak")
         session.add_all([contact, job])
         await session.flush()
-        visit = Appointment(user_id=tech.id, job_id=job.id, contact_id=contact.id,
-                            start=datetime.combine(day, time(9), tzinfo=zone),
-                            end=datetime.combine(day, time(10), tzinfo=zone), sms_reminder=True)
-        session.add(visit)
-    return visit.id
+        rows = [Appointment(user_id=tech.id, job_id=job.id, contact_id=contact.id,
+                            start=datetime.combine(day, time(9 + 3 * n), tzinfo=zone),
+                            end=datetime.combine(day, time(10 + 3 * n), tzinfo=zone),
+                            sms_reminder=True)
+                for n in range(visits)]
+        session.add_all(rows)
+    return [row.id for row in rows]
 
 
 async def remind(admin, sessions, drain, description: str = "Three weeks ahead") -> None:
@@ -157,9 +164,9 @@ async def remind(admin, sessions, drain, description: str = "Three weeks ahead")
     await drain()
 
 
-async def reminded(admin, sessions, drain) -> tuple[int, int]:
+async def reminded(admin, sessions, drain, **job) -> tuple[int, int]:
     """An appointment AHEAD days out whose reminder went to NUMBER: it and its message."""
-    appointment = await job_ahead(sessions)
+    appointment, *_ = await job_ahead(sessions, **job)
     await remind(admin, sessions, drain)
     async with sessions() as session:
         message = (await session.exec(select(SmsMessage).where(
@@ -182,6 +189,7 @@ async def confirmation(user, appointment: int) -> dict:
 @pytest.mark.parametrize(("body", "word"), [
     ("c", "C"), (" c ", "C"), ("ok!", "OK"), ("Confirmed.", "CONFIRMED"), ("Y", "Y"),
     ("r?", "R"), ("Reschedule!!", "RESCHEDULE"), ("\nconfirm \n", "CONFIRM"),
+    ("c. .", "C"), ("ok_", "OK"),
     ("ok but can you come later", "OK BUT CAN YOU COME LATER"), ("(c)", "(C"), ("c c", "C C"),
 ])
 def test_a_reply_is_matched_ignoring_case_spaces_and_trailing_punctuation_only(body, word):
@@ -269,13 +277,19 @@ async def test_stop_still_opts_out_and_confirms_nothing(admin, demo, hooks, drai
     assert opt_out.opted_out is True
 
 
-async def test_a_replayed_webhook_stores_one_reply(admin, demo, hooks, drain):
+async def test_a_replayed_webhook_stores_one_reply_and_opts_out_once(admin, demo, hooks, drain):
     appointment, _ = await reminded(admin, demo, drain)
+    duplicates = REPLY_DUPLICATES._value.get()
 
-    for _ in range(3):
-        await reply(hooks, "C", sid(1))
+    await reply(hooks, "C", sid(1))
+    await asyncio.gather(*(reply(hooks, "C", sid(1)) for _ in range(3)))
+    await asyncio.gather(*(reply(hooks, "STOP", sid(2)) for _ in range(3)))
 
-    assert (await replies(admin, appointmentId=str(appointment)))["totalCount"] == 1
+    listed = await replies(admin, appointmentId=str(appointment))
+    assert [n["effect"] for n in listed["nodes"]] == ["OPTED_OUT", "CONFIRMED"]
+    assert REPLY_DUPLICATES._value.get() - duplicates == 5
+    async with demo() as session:
+        assert len((await session.exec(select(OptOut).where(OptOut.number == NUMBER))).all()) == 1
 
 
 async def test_a_reply_from_an_unknown_number_is_listed_unlinked(admin, demo, hooks):
@@ -314,28 +328,39 @@ async def test_a_manual_sms_about_the_appointment_sets_the_confirmation_back(
     assert (await confirmation(office, appointment))["confirmation"]["status"] == "UNCONFIRMED"
 
 
-async def test_a_reply_links_to_the_latest_message_within_fourteen_days_only(sessions):
+async def test_a_reply_links_to_the_latest_message_that_left_within_fourteen_days(sessions):
     now = utcnow()
-    async with sessions.begin() as session:
-        old = SmsMessage(to_number=NUMBER, body="old", source=SmsSource.APP,
-                         status=SmsStatus.DELIVERED, created_at=now - timedelta(days=15))
-        failed = SmsMessage(to_number=NUMBER, body="failed", source=SmsSource.APP,
-                            status=SmsStatus.FAILED, created_at=now - timedelta(hours=1))
-        session.add_all([old, failed])
-    async with sessions.begin() as session:
-        too_old = await record_reply(session, NUMBER, FROM_NUMBER, "C", sid(1), now)
-        assert await answered_message(session, NUMBER, now - timedelta(days=2)) is not None
 
-    assert too_old.in_reply_to_id is None
-    assert too_old.effect is ReplyEffect.NONE
+    def sent(body: str, ago: timedelta, status: SmsStatus = SmsStatus.DELIVERED,
+             to: str = NUMBER) -> SmsMessage:
+        return SmsMessage(to_number=to, body=body, source=SmsSource.APP, status=status,
+                          created_at=now - ago, updated_at=now - ago)
+
+    async with sessions.begin() as session:
+        rows = [sent("earlier", timedelta(days=3)), sent("latest", timedelta(days=2)),
+                sent("failed", timedelta(hours=2), SmsStatus.FAILED),
+                sent("queued", timedelta(hours=1), SmsStatus.QUEUED),
+                sent("after the reply", -timedelta(minutes=1)),
+                sent("old", timedelta(days=15), to=OTHER_NUMBER)]
+        session.add_all(rows)
+    async with sessions.begin() as session:
+        answering = await record_reply(session, NUMBER, FROM_NUMBER, "Thanks", sid(1), now)
+        in_time = await record_reply(session, OTHER_NUMBER, FROM_NUMBER, "Hi", sid(2),
+                                     now - timedelta(days=1, seconds=1))
+        too_old = await record_reply(session, OTHER_NUMBER, FROM_NUMBER, "C", sid(3), now)
+
+    by_id = {row.id: row.body for row in rows}
+    assert by_id[answering.in_reply_to_id] == "latest"
+    assert by_id[in_time.in_reply_to_id] == "old"
+    assert too_old.in_reply_to_id is None and too_old.effect is ReplyEffect.NONE
 
 
 async def test_a_number_two_contacts_share_links_to_the_one_the_message_went_to(
         admin, demo, hooks, drain):
-    appointment, _ = await reminded(admin, demo, drain)
-    async with demo.begin() as session:
+    # Given Aroha and Hana sharing a number, Aroha added first, and the reminder sent to Hana
+    appointment, _ = await reminded(admin, demo, drain, sharing=("Aroha",))
+    async with demo() as session:
         hana = (await session.exec(select(Contact).where(Contact.name == "Hana"))).one()
-        session.add(Contact(client_id=hana.client_id, name="Aroha", sms_number=NUMBER))
 
     await reply(hooks, "Thanks", sid(1))
 
@@ -343,25 +368,46 @@ async def test_a_number_two_contacts_share_links_to_the_one_the_message_went_to(
     assert node["recipient"] == {"kind": "CONTACT", "id": str(hana.id), "name": "Hana"}
 
 
+async def test_c_to_a_reminder_for_two_visits_confirms_both(admin, demo, hooks, drain):
+    # Given a job with two visits on one day: one reminder for both, about the first
+    first, second = await job_ahead(demo, visits=2)
+    await remind(admin, demo, drain)
+
+    await reply(hooks, "c!", sid(1))
+
+    shown = [await confirmation(admin, visit) for visit in (first, second)]
+    assert [s["confirmation"]["status"] for s in shown] == ["CONFIRMED", "CONFIRMED"]
+    assert [[r["body"] for r in s["replies"]] for s in shown] == [["c!"], ["c!"]]
+    assert [s["activities"][0]["kind"] for s in shown] == ["REPLY_RECEIVED"] * 2
+    (node,) = (await replies(admin, appointmentId=str(second)))["nodes"]
+    assert node["appointment"] == {"id": str(first)}
+
+
 # --- who sees replies -----------------------------------------------------------------------
 
 
-async def test_a_user_without_send_sms_is_refused_replies_and_marking_them(
+async def test_a_user_without_send_sms_is_refused_replies_and_sees_only_the_status(
         tech, admin, conversations):
     async with conversations.begin() as session:
         user = (await session.exec(select(User).where(User.email == TECH_EMAIL))).one()
         profile = await session.get(Profile, user.profile_id)
         profile.send_sms_to_client = False
-    some = (await replies(admin))["nodes"][0]["id"]
+    confirmed = next(n for n in (await replies(admin))["nodes"] if n["effect"] == "CONFIRMED")
+    appointment = int(confirmed["appointment"]["id"])
 
     listed = await tech.post(REPLIES)
-    marked = await tech.ok(MARK_READ, {"ids": [some]})
+    marked = await tech.ok(MARK_READ, {"ids": [confirmed["id"]]})
+    seen = await confirmation(tech, appointment)
 
     assert listed["data"] is None
     assert listed["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     assert marked["markSmsRepliesRead"] == {
         "affectedCount": 0, "errors": [{"code": "PERMISSION_DENIED", "field": None}]}
     assert (await replies(admin, unreadOnly=True))["totalCount"] == 3
+    assert seen["confirmation"]["status"] == "CONFIRMED" and seen["confirmation"]["at"]
+    assert seen["confirmation"]["reply"] is None and seen["replies"] == []
+    assert [a["kind"] for a in seen["activities"]] == ["SMS_SENT"]
+    assert (await confirmation(admin, appointment))["confirmation"]["reply"]["body"] == "C"
 
 
 async def test_read_is_shared_by_the_office_and_unknown_ids_mark_nothing(

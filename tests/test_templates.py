@@ -322,3 +322,9 @@ def test_reply_hint_invites_the_keywords_a_reply_is_matched_on():
         appointment_start=utc("2026-12-02 20:00"), time_zone="Pacific/Auckland"))
 
     assert text == "See you Thu 3 Dec. Reply C to confirm, R to reschedule"
+
+
+def test_reply_hint_is_left_out_of_a_message_about_no_appointment():
+    text = render("Thanks for today. {reply_hint}", TemplateValues(about_appointment=False))
+
+    assert text == "Thanks for today. "

@@ -4,11 +4,14 @@ SMS numbers once; `backfill-sms-numbers` stays for running again by hand."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import text
 
 import migrations
+from models.columns import UtcDateTime
 from models.db import create_engine
 from tests.test_cli import cli, cli_database_url  # noqa: F401  (fixtures)
 
@@ -89,25 +92,44 @@ async def test_migrate_fills_in_sms_numbers_once_and_the_command_stays_for_by_ha
     assert await sms_numbers(url) == AFTER | {"Added later": "+64275550140"}
 
 
+async def insert(url: str, table: str, rows: list[dict]) -> None:
+    """Rows into a table as it was at an older revision, its datetimes stored as the models
+    store them on either database."""
+    columns = [sa.column(name, UtcDateTime() if name.endswith("_at") else None)
+               for name in rows[0]]
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(sa.insert(sa.table(table, *columns)), rows)
+    finally:
+        await engine.dispose()
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 async def test_replies_stored_before_conversations_are_linked_and_keep_their_opt_out(
         cli, cli_database_url):  # noqa: F811
-    # Given a database at 0004 with two messages to one number, and three replies stored then:
-    # a STOP, a question a day after the latest message, and one 20 days after any
+    # Given a database at 0004 with messages to one number (one still queued, one failed) and
+    # three replies stored then: a STOP, a question a day after the latest message that left,
+    # and one 20 days after any
     url = cli_database_url
     await asyncio.to_thread(command.upgrade, migrations.alembic_config(url), "0004")
-    for message_id, created, status in ((1, "2026-11-01 09:00:00", "DELIVERED"),
-                                        (2, "2026-11-10 09:00:00", "DELIVERED"),
-                                        (3, "2026-11-10 10:00:00", "FAILED")):
-        await sql(url, "INSERT INTO sms_message (id, to_number, body, status, source, segments, "
-                       "encoding, attempts, created_at, updated_at) VALUES (:id, '+64215550111', "
-                       "'Hello', :status, 'APP', 1, 'GSM-7', 1, :at, :at)",
-                  id=message_id, status=status, at=created)
-    for reply_id, body, received in ((1, " stop! ", "2026-11-02 09:00:00"),
-                                     (2, "Can you come at 2?", "2026-11-11 09:00:00"),
-                                     (3, "Hello?", "2026-11-30 09:00:00")):
-        await sql(url, "INSERT INTO inbound_message (id, from_number, to_number, body, "
-                       "received_at) VALUES (:id, '+64215550111', '+6421000000', :body, :at)",
-                  id=reply_id, body=body, at=received)
+    await insert(url, "sms_message", [
+        {"id": n, "to_number": "+64215550111", "body": "Hello", "status": status,
+         "source": "APP", "segments": 1, "encoding": "GSM-7", "attempts": 1,
+         "created_at": at(created), "updated_at": at(created)}
+        for n, created, status in ((1, "2026-11-01 09:00", "DELIVERED"),
+                                   (2, "2026-11-10 09:00", "SENT"),
+                                   (3, "2026-11-10 10:00", "FAILED"),
+                                   (4, "2026-11-10 11:00", "QUEUED"))])
+    await insert(url, "inbound_message", [
+        {"id": n, "from_number": "+64215550111", "to_number": "+6421000000", "body": body,
+         "received_at": at(received)}
+        for n, body, received in ((1, " stop! ", "2026-11-02 09:00"),
+                                  (2, "Can you come at 2?", "2026-11-11 09:00"),
+                                  (3, "Hello?", "2026-11-30 09:00"))])
 
     # When the database is migrated
     upgraded = await cli("migrate")

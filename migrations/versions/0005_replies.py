@@ -22,6 +22,8 @@ EFFECTS = ("NONE", "OPTED_OUT", "OPTED_IN", "CONFIRMED", "RESCHEDULE_REQUESTED")
 OPT_OUT_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 OPT_IN_WORDS = {"START", "YES", "UNSTOP"}
 LINK_DAYS = 14
+# A message that reached, or may have reached, the handset (models.replies.ANSWERABLE).
+ANSWERABLE = ("SENDING", "SENT", "DELIVERED")
 # The message's columns a reply takes over: its id (as in_reply_to_id) and what it is about.
 LINKED = ("id", "appointment_id", "job_id", "client_id", "recipient_kind", "recipient_id")
 
@@ -77,21 +79,21 @@ def upgrade() -> None:
 
 def backfill() -> None:
     """Replies stored before this revision: their opt-out effect, and the message each answers
-    (the latest not failed to that number, sent within 14 days before it came)."""
+    (the latest that left us for that number within 14 days before it came)."""
     bind = op.get_bind()
     replies = sa.table(
         "inbound_message",
         sa.column("id", sa.Integer()),
         sa.column("from_number", sa.String()),
         sa.column("body", sa.String()),
-        sa.column("received_at", sa.DateTime()),
+        sa.column("received_at", sa.DateTime(timezone=True)),
     )
     messages = sa.table(
         "sms_message",
         *(sa.column(name, sa.Integer()) for name in LINKED if name != "recipient_kind"),
         sa.column("recipient_kind", sa.String()),
         sa.column("to_number", sa.String()),
-        sa.column("created_at", sa.DateTime()),
+        sa.column("created_at", sa.DateTime(timezone=True)),
         sa.column("status", sa.String()),
     )
     for reply_id, number, body, received_at in bind.execute(sa.select(replies)).all():
@@ -109,7 +111,7 @@ def backfill() -> None:
                 messages.c.to_number == number,
                 messages.c.created_at <= received_at,
                 messages.c.created_at >= received_at - timedelta(days=LINK_DAYS),
-                messages.c.status != "FAILED",
+                messages.c.status.in_(ANSWERABLE),
             )
             .order_by(messages.c.created_at.desc(), messages.c.id.desc())
             .limit(1)
