@@ -196,6 +196,11 @@ class RepliesMutation:
         return BulkPayload(affected_count=affected)
 
 
+async def read_reply(info: Info, reply_id: int) -> InboundMessage | None:
+    async with info.context.sessions() as session:
+        return await session.get(InboundMessage, reply_id)
+
+
 @strawberry.type
 class RepliesSubscription:
     @strawberry.subscription(
@@ -204,9 +209,9 @@ class RepliesSubscription:
     )
     async def sms_reply_received(self, info: Info) -> AsyncGenerator[SmsReply, None]:
         user_id = await replies_allowed(info)
-        async for reply_id in info.context.feed.replies(user_id):
-            async with info.context.sessions() as session:
-                row = await session.get(InboundMessage, reply_id)
+        feed = info.context.feed
+        async for heard in feed.replies(user_id):
+            row = await feed.shared.get(heard, read_reply, info, heard.event)
             if row is not None:
                 info.context.fresh_loaders()
                 yield SmsReply.from_row(row)

@@ -17,15 +17,23 @@ from models.access import may_see_event, require_show_sms_errors
 from models.enums import SmsStatus
 from models.status_feed import MessageFacts, StatusEvent, message_facts
 from schema.context import Info
+from schema.feed import Heard
 from schema.ids import optional_row_id
 from schema.messages import SmsMessage
 from schema.permissions import IsAuthenticated, coded_errors
 
 
-async def message_event(info: Info, event: StatusEvent) -> tuple[SmsMessage, MessageFacts] | None:
+async def message_event(
+    info: Info, heard: Heard[StatusEvent]
+) -> tuple[SmsMessage, MessageFacts] | None:
     """The message with the status it changed to, and its facts (looked up when the event came
-    without them, from an older publisher)."""
+    without them, from an older publisher); read once per process for all its subscribers."""
     info.context.fresh_loaders()
+    found = await info.context.feed.shared.get(heard, read_event, info, heard.event)
+    return None if found is None else (SmsMessage.from_row(found[0]), found[1])
+
+
+async def read_event(info: Info, event: StatusEvent) -> tuple[SmsMessageRow, MessageFacts] | None:
     async with info.context.sessions() as session:
         row = await session.get(SmsMessageRow, event.message_id)
         if row is None:
@@ -34,7 +42,7 @@ async def message_event(info: Info, event: StatusEvent) -> tuple[SmsMessage, Mes
     # The row may have moved on before this event was read; each push shows its own change.
     # Set after the session closed, so nothing is flushed.
     row.status = event.status
-    return SmsMessage.from_row(row), facts
+    return row, facts
 
 
 def wants(user: User, profile: Profile, wanted: int | None, facts: MessageFacts) -> bool:
@@ -65,10 +73,10 @@ class StatusSubscription:
     async def sms_failures(self, info: Info) -> AsyncGenerator[SmsMessage, None]:
         user, _ = info.context.require_user()
         await failures_allowed(info)
-        async for event in info.context.feed.events(user.id):
-            if event.status is not SmsStatus.FAILED:
+        async for heard in info.context.feed.events(user.id):
+            if heard.event.status is not SmsStatus.FAILED:
                 continue
-            found = await message_event(info, event)
+            found = await message_event(info, heard)
             if found is not None:
                 yield found[0]
 
@@ -82,9 +90,10 @@ class StatusSubscription:
         user, profile = info.context.require_user()
         await coded_errors(info.context.require_sms_enabled)()
         wanted = await appointment_wanted(appointment_id)
-        async for event in info.context.feed.events(user.id):
-            if event.facts is not None and not wants(user, profile, wanted, event.facts):
+        async for heard in info.context.feed.events(user.id):
+            facts = heard.event.facts
+            if facts is not None and not wants(user, profile, wanted, facts):
                 continue
-            found = await message_event(info, event)
+            found = await message_event(info, heard)
             if found is not None and wants(user, profile, wanted, found[1]):
                 yield found[0]

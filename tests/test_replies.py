@@ -4,6 +4,7 @@ appointment, who sees them, read for the whole office, and pushed live from any 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
@@ -41,6 +42,7 @@ from models.metrics import REPLY_DUPLICATES
 from models.replies import effect_of, record_reply, reply_word
 from tests.fake_twilio import ACCOUNT_SID, FROM_NUMBER, signed_form
 from tests.test_serve import serve
+from tests.test_statement_count import counting_statements
 from tests.test_subscriptions import connected, receive, server, subscribe  # noqa: F401
 
 INBOUND = "/webhooks/twilio/inbound"
@@ -511,3 +513,25 @@ async def test_replies_stored_at_once_from_one_number_are_each_kept(sessions, ho
     async with sessions() as session:
         stored = (await session.exec(select(InboundMessage))).all()
     assert sorted(r.body for r in stored) == [f"part {n}" for n in range(5)]
+
+
+async def test_a_reply_is_read_once_for_all_of_a_processs_subscribers(
+        office, admin, services, server, hooks):  # noqa: F811
+    # Given five subscriptions on one API process, from two users
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(connected(server, user.token))
+                   for user in (office, office, office, admin, admin)]
+        for ws in sockets:
+            await subscribe(ws, services.feed, RECEIVED)
+
+        # When a reply comes in, its reads counted
+        with counting_statements(services.engine) as seen:
+            await reply(hooks, "Gate code is 4412", sid(1), sender="+61412555301")
+            pushed = [await receive(ws) for ws in sockets]
+
+    # Then every subscriber has it, and the reply was read once for them all
+    bodies = [p["payload"]["data"]["smsReplyReceived"]["body"] for p in pushed]
+    assert bodies == ["Gate code is 4412"] * 5
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")
+             and "FROM inbound_message" in s and "WHERE inbound_message.id =" in s]
+    assert len(reads) == 1, reads

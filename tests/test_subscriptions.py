@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from models import Appointment, SmsMessage
 from models.enums import SmsSource, SmsStatus
 from models.status_feed import announce
 from tests.fake_twilio import ACCOUNT_SID, Refusal, signed_form
+from tests.test_statement_count import counting_statements
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -330,3 +332,21 @@ async def test_changes_in_quick_succession_are_each_pushed_with_their_own_status
         pushed = [await receive(ws) for _ in range(2)]
     assert [p["payload"]["data"]["smsStatusChanged"]["status"] for p in pushed] == [
         "SENDING", "SENT"]
+
+
+async def test_a_status_change_is_read_once_for_all_of_a_processs_subscribers(
+        office, admin, services, server):
+    message_id = await failed_message(services.sessions)
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(connected(server, user.token))
+                   for user in (office, office, admin, admin)]
+        for ws in sockets:
+            await subscribe(ws, services.feed, FAILURES)
+
+        with counting_statements(services.engine) as seen:
+            await announce(services.queue, message_id, SmsStatus.FAILED)
+            pushed = [await receive(ws) for ws in sockets]
+
+    assert [p["payload"]["data"]["smsFailures"]["id"] for p in pushed] == [str(message_id)] * 4
+    reads = [s for s in seen if "FROM sms_message" in s and "WHERE sms_message.id =" in s]
+    assert len(reads) == 1, reads
