@@ -18,6 +18,7 @@ from typing import Any
 from arq import Retry
 
 from jobs.providers import Refused, Uncertain, Unreachable
+from jobs.twilio import REQUEST_TIMEOUT
 from models.access import company_sends_sms
 from models.channels import SEND_SMS_JOB, send_job_id
 from models.columns import utcnow
@@ -28,6 +29,7 @@ from models.metrics import PROVIDER_REQUEST_SECONDS
 from models.opt_outs import record_refusal
 from models.outages import is_outage
 from models.recipients import opted_out_numbers
+from models.reminders import SEND_BATCH
 from models.sms import SmsMessage
 from models.status_feed import announce, message_facts
 
@@ -48,6 +50,17 @@ SEND_CONCURRENCY = 100
 # Messages claimed together once they hold their slots; a killed worker leaves at most
 # SEND_CONCURRENCY claimed and in flight, whatever the chunk size.
 CLAIM_CHUNK = 50
+# Job timeouts sized to the work, because arq locks every job a worker starts for the longest
+# timeout plus 10 s: a worker killed mid-job would otherwise keep its jobs that long (the
+# sweeper releases a dead worker's jobs sooner still, jobs/presence.py).
+# What a chunk needs once it holds its slots: the claim, its provider requests, the recording.
+CHUNK_SECONDS = 5 + REQUEST_TIMEOUT + RECORD_SECONDS
+# One message: its chunk, after a few seconds' wait for a slot.
+SEND_TIMEOUT = 5 + CHUNK_SECONDS
+# A reminder batch: its chunks, after up to 25 s waiting while other jobs hold the slots.
+BATCH_TIMEOUT = 25 + -(-SEND_BATCH // CLAIM_CHUNK) * CHUNK_SECONDS
+# Seconds to wait before running again a job that found no slot in time.
+SLOTS_BUSY_RETRY = 1.0
 OPTED_OUT_REASON = "The recipient has opted out of SMS messages (replied STOP)."
 SMS_OFF_REASON = "SMS was switched off for the company before this message was sent."
 
@@ -81,6 +94,15 @@ async def settle(ctx: dict[str, Any], message_id: int, status: SmsStatus, **valu
     return changed
 
 
+class SlotsBusy(Exception):
+    """The worker's slots stayed taken until the job's deadline: the messages not yet begun
+    are left QUEUED for the job's next run; `outcomes` are those of the chunks that went."""
+
+    def __init__(self, outcomes: dict[int, Outcome] | None = None):
+        super().__init__()
+        self.outcomes = outcomes or {}
+
+
 class SendSlots:
     """Provider requests a worker may have in flight. A chunk takes its slots before it claims,
     so no message waits as SENDING for a turn it may never get (a killed worker would leave it
@@ -92,15 +114,20 @@ class SendSlots:
         self.taking = asyncio.Lock()
 
     @contextlib.asynccontextmanager
-    async def hold(self, count: int) -> AsyncIterator[None]:
+    async def hold(self, count: int, deadline: float | None = None) -> AsyncIterator[None]:
+        """Hold `count` slots; SlotsBusy when they are not all free by `deadline` (the loop's
+        clock), having taken none."""
         held = 0
         try:
             # Counted as taken: a job cancelled while waiting (arq's timeout) gives back what
             # it holds, or the worker would shrink by those slots for good.
-            async with self.taking:
-                for _ in range(count):
-                    await self.free.acquire()
-                    held += 1
+            try:
+                async with asyncio.timeout_at(deadline), self.taking:
+                    for _ in range(count):
+                        await self.free.acquire()
+                        held += 1
+            except TimeoutError:
+                raise SlotsBusy() from None
             yield
         finally:
             for _ in range(held):
@@ -248,16 +275,25 @@ async def record_once(
     return changes
 
 
-async def send_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[int, Outcome]:
+async def send_messages(
+    ctx: dict[str, Any], message_ids: list[int], job_timeout: float
+) -> dict[int, Outcome]:
     """Send each message at most once, whatever retries, restarts or second workers do.
 
-    A chunk at a time, each claimed only once it holds provider slots for all its messages.
+    A chunk at a time, each claimed only once it holds provider slots for all its messages, and
+    only while the job has the time to finish it (`job_timeout`, as arq enforces it, less what a
+    chunk needs): a job cut short by arq mid-request would leave its messages SENDING until the
+    sweeper asks the provider about them. Raises SlotsBusy when a chunk could not begin in time.
     """
+    deadline = asyncio.get_running_loop().time() + job_timeout - CHUNK_SECONDS
     outcomes: dict[int, Outcome] = {}
     for i in range(0, len(message_ids), CLAIM_CHUNK):
         chunk = message_ids[i : i + CLAIM_CHUNK]
-        async with send_slots(ctx).hold(len(chunk)):
-            outcomes |= await send_chunk(ctx, chunk)
+        try:
+            async with send_slots(ctx).hold(len(chunk), deadline):
+                outcomes |= await send_chunk(ctx, chunk)
+        except SlotsBusy:
+            raise SlotsBusy(outcomes) from None
     return outcomes
 
 
@@ -289,7 +325,10 @@ async def send_chunk(ctx: dict[str, Any], message_ids: list[int]) -> dict[int, O
 
 async def send_sms(ctx: dict[str, Any], message_id: int) -> str:
     """One message; a provider that could not be reached is tried again by arq, later."""
-    outcome = (await send_messages(ctx, [message_id])).get(message_id)
+    try:
+        outcome = (await send_messages(ctx, [message_id], SEND_TIMEOUT)).get(message_id)
+    except SlotsBusy:
+        raise Retry(defer=timedelta(seconds=SLOTS_BUSY_RETRY)) from None
     if outcome is None:
         return "not ours"
     if outcome.retry_in is not None:
@@ -298,11 +337,23 @@ async def send_sms(ctx: dict[str, Any], message_id: int) -> str:
 
 
 async def send_sms_batch(ctx: dict[str, Any], message_ids: list[int]) -> dict[str, int]:
-    """Many messages; each one to retry gets a send job of its own, due when its retry is."""
-    outcomes = await send_messages(ctx, message_ids)
+    """Many messages; each one to retry gets a send job of its own, due when its retry is. A
+    batch that runs out of time waiting for slots runs again shortly: its messages already
+    sent are not claimed twice, so only those it had not begun go then."""
+    try:
+        outcomes = await send_messages(ctx, message_ids, BATCH_TIMEOUT)
+    except SlotsBusy as busy:
+        await retry_one_by_one(ctx, busy.outcomes)
+        raise Retry(defer=timedelta(seconds=SLOTS_BUSY_RETRY)) from None
+    await retry_one_by_one(ctx, outcomes)
     tally: dict[str, int] = {}
-    for message_id, outcome in outcomes.items():
+    for outcome in outcomes.values():
         tally[outcome.label] = tally.get(outcome.label, 0) + 1
+    return tally
+
+
+async def retry_one_by_one(ctx: dict[str, Any], outcomes: dict[int, Outcome]) -> None:
+    for message_id, outcome in outcomes.items():
         if outcome.retry_in is not None:
             await ctx["redis"].enqueue_job(
                 SEND_SMS_JOB,
@@ -310,4 +361,3 @@ async def send_sms_batch(ctx: dict[str, Any], message_ids: list[int]) -> dict[st
                 _job_id=send_job_id(message_id),
                 _defer_by=outcome.retry_in,
             )
-    return tally

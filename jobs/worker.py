@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from math import ceil
 from typing import Any
 
 from arq import cron
@@ -13,11 +12,11 @@ from sqlalchemy.engine import make_url
 
 from jobs.providers import LogProvider, Provider
 from jobs.reminders import check_reminder_events
-from jobs.send import CLAIM_CHUNK, RECORD_SECONDS, SendSlots, send_sms, send_sms_batch
+from jobs.send import BATCH_TIMEOUT, SEND_TIMEOUT, SendSlots, send_sms, send_sms_batch
 from jobs.steady_worker import SteadyWorker
 from jobs.sweep import sweep_messages
 from jobs.tokens import delete_expired_tokens
-from jobs.twilio import REQUEST_TIMEOUT, TwilioProvider
+from jobs.twilio import TwilioProvider
 from models.channels import (
     CHECK_REMINDERS_JOB,
     DELETE_EXPIRED_TOKENS_JOB,
@@ -28,19 +27,8 @@ from models.channels import (
 )
 from models.config import Settings, get_settings
 from models.db import create_engine, session_factory
-from models.reminders import SEND_BATCH
 
 log = logging.getLogger("timetrak_sms.worker")
-
-# Job timeouts sized to the work, because arq locks every job a worker starts for the longest
-# timeout plus 10 s: a worker killed mid-job would otherwise keep its jobs that long (the
-# sweeper releases a dead worker's jobs sooner still, jobs/presence.py).
-# One message: the claim, its provider request and recording the answer.
-SEND_TIMEOUT = 10 + REQUEST_TIMEOUT + RECORD_SECONDS
-# A reminder batch: that much per claim chunk, and a margin for waiting while another batch holds
-# the worker's provider slots. A batch cut short while waiting has claimed nothing; its messages
-# stay QUEUED and the sweeper sends them.
-BATCH_TIMEOUT = ceil(SEND_BATCH / CLAIM_CHUNK) * (REQUEST_TIMEOUT + RECORD_SECONDS) + 30
 
 
 def provider_for(settings: Settings) -> Provider:
@@ -137,8 +125,12 @@ class WorkerSettings:
     on_shutdown = shutdown
     redis_settings = redis_settings()
     job_timeout = 60
-    # Sends mostly wait on the provider: many at once, and new ones picked up promptly.
-    max_jobs = 100
+    # Jobs at once: enough batches to keep the worker's provider slots busy (SEND_CONCURRENCY),
+    # and no more. arq looks again at every job it has started each time it polls, four Redis
+    # commands apiece, so a hundred batches waiting for two chunks' slots cost more than the
+    # sends.
+    max_jobs = 20
+    # New jobs picked up promptly.
     poll_delay = 0.05
     health_check_key = WORKER_HEALTH_KEY
     health_check_interval = get_settings().worker_heartbeat_seconds

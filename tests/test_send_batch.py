@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from arq import Retry
 
+import jobs.send
 from jobs.send import SendSlots, send_sms_batch
 from models import SmsMessage
 from models.channels import enqueue_send_batch
@@ -100,3 +102,28 @@ async def test_a_batch_cancelled_while_waiting_for_slots_gives_back_those_it_too
     async with asyncio.timeout(1):
         async with slots.hold(2):
             assert slots.free._value == 0
+
+
+async def test_a_batch_that_finds_no_slot_in_time_claims_nothing_and_runs_again(
+        demo, services, twilio, twilio_settings, monkeypatch):
+    # Given a batch whose job has 0.2 s left for waiting once a chunk's time is set aside, and
+    # a worker whose every provider slot another job holds
+    monkeypatch.setattr(jobs.send, "BATCH_TIMEOUT", jobs.send.CHUNK_SECONDS + 0.2)
+    ids = await queued(demo)
+    slots = SendSlots(size=len(NUMBERS))
+    ctx = worker_context(demo, services, twilio_settings) | {"send_slots": slots}
+    async with slots.hold(len(NUMBERS)):
+
+        # When the batch runs
+        with pytest.raises(Retry) as retry:
+            await send_sms_batch(ctx, ids)
+
+    # Then it asks arq to run it again shortly, having claimed and sent nothing
+    assert retry.value.defer_score == 1000
+    assert {(await stored(demo, i)).status for i in ids} == {SmsStatus.QUEUED}
+    assert twilio.received == []
+
+    # And when it runs again with the slots free, each message goes once
+    assert await send_sms_batch(ctx, ids) == {"sent": len(ids)}
+    assert sorted(form["To"] for form in twilio.received) == NUMBERS
+    await ctx["provider"].close()
