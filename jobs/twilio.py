@@ -27,6 +27,10 @@ LIST_PAGE_SIZE = 1000
 # a pool for each request it starts or ends, so one pool of 100 costs the worker more CPU in
 # that bookkeeping than the requests themselves.
 POOLS, POOL_SIZE = 10, 10
+# An idle connection is dropped well before a server would close it (5 s is common): a request
+# sent on a connection the server has just closed fails with no answer, and such a message waits
+# for its status callback or Twilio's list instead of being sent again.
+KEEPALIVE_SECONDS = 2.0
 # More pages than this of messages to one number from ours: too many to look through.
 LIST_MAX_PAGES = 5
 
@@ -39,7 +43,11 @@ class TwilioProvider:
                 base_url=settings.twilio_api_base.rstrip("/"),
                 auth=(settings.twilio_account_sid, settings.twilio_auth_token),
                 timeout=httpx.Timeout(timeout, connect=5.0),
-                limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
+                limits=httpx.Limits(
+                    max_connections=POOL_SIZE,
+                    max_keepalive_connections=POOL_SIZE,
+                    keepalive_expiry=KEEPALIVE_SECONDS,
+                ),
             )
             for _ in range(POOLS)
         ]

@@ -219,7 +219,7 @@ def reminder_row(
         # Even a text refused as too long is stored as it would have been sent.
         size = sent.size
         row.update(body=sent.text[:BODY_LIMIT], segments=size.segments, encoding=size.encoding)
-        check_message(sent.text)
+        check_message(sent.text, size=sent.size)
     except DomainError as error:
         problem = error
     try:

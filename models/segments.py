@@ -49,13 +49,16 @@ class SmsLength:
         return self.length > 0 and self.segments == 1
 
 
+GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
+
+
 def is_gsm7(text: str) -> bool:
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+    return GSM7_ALL.issuperset(text)
 
 
 def measure(text: str) -> SmsLength:
     if is_gsm7(text):
-        septets = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+        septets = len(text) + sum(text.count(ch) for ch in GSM7_EXTENSION)
         return _sized(septets, GSM7, MAX_GSM7, _PART_GSM7)
     # Carriers count UTF-16 units, so an emoji outside the BMP uses two of the 70.
     units = len(text.encode("utf-16-le", "surrogatepass")) // 2
@@ -72,11 +75,14 @@ def _sized(length: int, encoding: str, limit: int, part: int) -> SmsLength:
     return SmsLength(length=length, encoding=encoding, segments=segments, limit=limit)
 
 
-def check_message(text: str | None, field: str = "body") -> SmsLength:
-    """Measure `text`, refusing it when blank or longer than one SMS."""
+def check_message(
+    text: str | None, field: str = "body", size: SmsLength | None = None
+) -> SmsLength:
+    """Measure `text` (unless its `size` is known), refusing it when blank or longer than one
+    SMS."""
     if text is None or not text.strip():
         raise DomainError(ErrorCode.MESSAGE_EMPTY, "Message is empty.", field)
-    size = measure(text)
+    size = size or measure(text)
     if not size.fits:
         raise DomainError(ErrorCode.MESSAGE_TOO_LONG, _too_long(text, size), field)
     return size
@@ -148,7 +154,8 @@ def smart_encode(text: str, plain_vowels_for_macrons: bool = False) -> SmsText:
 
 def _replaced(text: str, table: dict[int, int | str | None]) -> SmsText:
     sent = text.translate(table)
-    replaced = tuple(dict.fromkeys(ch for ch in text if ord(ch) in table))
+    # Most texts have nothing to replace: looked through character by character only if changed.
+    replaced = () if sent == text else tuple(dict.fromkeys(ch for ch in text if ord(ch) in table))
     return SmsText(text=sent, replaced=replaced, size=measure(sent))
 
 

@@ -105,7 +105,8 @@ async def queue_manual_sms(
             ErrorCode.MESSAGE_EMPTY, "Type a message or choose a template.", field="body"
         )
     sent = smart_encode(text, company.plain_vowels_for_macrons)
-    length = check_message(sent.text, field="body" if request.body is not None else "templateId")
+    field = "body" if request.body is not None else "templateId"
+    length = check_message(sent.text, field, size=sent.size)
     location = request.location
     if location is not None:
         check_location(location.latitude, location.longitude, location.accuracy_meters)

@@ -148,7 +148,7 @@ class SmsQuery:
             if use_template:
                 text = render(template.body, subject.values(recipient, company), field="templateId")
                 sent = smart_encode(text, plain_vowels)
-            check_message(sent.text)
+            check_message(sent.text, size=sent.size)
         except DomainError as error:
             if error.code in (
                 ErrorCode.PERMISSION_DENIED,
