@@ -95,3 +95,14 @@ def may_see_event(user: User, profile: Profile, facts: MessageFacts) -> bool:
         or facts.appointment_id is not None
         or facts.time_entry_id is not None
     )
+
+
+def may_see_replies(profile: Profile) -> bool:
+    """Replies are for the people who can answer them: Send SMS, or Global Administrator. Others
+    see an appointment's confirmation status, not the replies behind it."""
+    return profile.global_administrator or profile.send_sms_to_client
+
+
+def require_may_see_replies(profile: Profile) -> None:
+    if not may_see_replies(profile):
+        raise denied("Replies are for users who may send SMS, and Global Administrators.")

@@ -17,8 +17,6 @@ from models import (
     Job,
     Profile,
     ReminderEvent,
-    SmsMessage,
-    SmsMessageAppointment,
     SmsTemplate,
     Task,
     TimeEntry,
@@ -28,11 +26,11 @@ from models.accounts import hash_password
 from models.company import SETTINGS_ID
 from models.db import Sessions
 from models.enums import FieldVisibility, SmsSource, SmsStatus, SmsTemplateKind
+from models.errors import DomainError
 from models.phone import check_client_mobile, check_phone
-from models.recipients import default_appointment_contact, load_recipient
+from models.recipients import default_appointment_contact
 from models.replies import record_reply
-from models.subjects import load_subject
-from models.templates import render
+from models.sending import ManualSms, queue_manual_sms
 
 COMPANY_NAME = "Kiwi Plumbing & Electrical"
 TIME_ZONE = "Pacific/Auckland"
@@ -537,35 +535,31 @@ async def _conversations(session: AsyncSession, office: User, now: datetime) -> 
             .order_by(Appointment.start, Appointment.id)
         )
     ).all()
+    profile = await session.get(Profile, office.profile_id)
     replies = [CONFIRMING_REPLY, QUESTION_REPLY]
     for appointment in upcoming:
         if not replies:
             break
-        subject = await load_subject(session, appointment.id, None)
-        recipient = await load_recipient(session, subject.default_recipient)
-        if recipient is None or recipient.problem is not None:
-            continue
-        sent_at = now - timedelta(hours=3 - len(replies))
-        message = SmsMessage(
-            to_number=recipient.require_sms(),
-            body=render(template.body, subject.values(recipient, company)),
-            status=SmsStatus.DELIVERED,
-            source=SmsSource.PROFESSIONAL,
-            recipient_kind=recipient.kind,
-            recipient_id=recipient.id,
-            client_id=subject.client.id,
+        request = ManualSms(
             appointment_id=appointment.id,
-            job_id=subject.job.id,
-            sent_by_id=office.id,
-            attempts=1,
-            created_at=sent_at,
-            updated_at=sent_at,
-            sent_at=sent_at,
-            delivered_at=sent_at,
+            time_entry_id=None,
+            recipient=None,
+            template_id=template.id,
+            body=None,
+            location=None,
+            idempotency_key=None,
+            source=SmsSource.PROFESSIONAL,
         )
-        session.add(message)
+        try:
+            message, _ = await queue_manual_sms(session, request, office, profile, company)
+        except DomainError:
+            continue  # this visit's contact cannot receive SMS: the next one
+        # Sent and delivered a while ago, as if the worker and Twilio's callback had been.
+        sent_at = now - timedelta(hours=3 - len(replies))
+        message.status, message.attempts = SmsStatus.DELIVERED, 1
+        message.created_at = message.updated_at = message.sent_at = sent_at
+        message.delivered_at = sent_at
         await session.flush()
-        session.add(SmsMessageAppointment(message_id=message.id, appointment_id=appointment.id))
         await record_reply(
             session, message.to_number, "", replies.pop(0), None, sent_at + timedelta(minutes=20)
         )

@@ -22,14 +22,13 @@ from sqlalchemy import exists, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from models.access import denied
 from models.channels import SMS_REPLY_CHANNEL
-from models.company import Profile
 from models.enums import ConfirmationStatus, ReplyEffect, SmsStatus
 from models.errors import DomainError, ErrorCode
 from models.metrics import REPLIES_READ
 from models.opt_outs import Keyword, keyword, record_keyword
 from models.sms import InboundMessage, SmsMessage, SmsMessageAppointment
+from models.status_feed import publish
 from models.status_reports import on_commit
 
 log = logging.getLogger(__name__)
@@ -190,17 +189,6 @@ async def confirmations(
     return {i: found.get(i, UNCONFIRMED) for i in ids}
 
 
-def may_see_replies(profile: Profile) -> bool:
-    """Replies are for the people who can answer them: Send SMS, or Global Administrator. Others
-    see an appointment's confirmation status, not the replies behind it."""
-    return profile.global_administrator or profile.send_sms_to_client
-
-
-def require_may_see_replies(profile: Profile) -> None:
-    if not may_see_replies(profile):
-        raise denied("Replies are for users who may send SMS, and Global Administrators.")
-
-
 async def mark_read(session: AsyncSession, ids: Sequence[int], user_id: int, now: datetime) -> int:
     """Mark replies read for the whole office; how many were unread. Every id must name a
     reply, or none is marked."""
@@ -249,9 +237,4 @@ def decode_reply_event(data: bytes | str) -> int | None:
 
 async def announce_reply(redis: Any, reply: InboundMessage) -> None:
     """Publish after the reply is committed; a lost announcement loses only a push."""
-    if redis is None:
-        return
-    try:
-        await redis.publish(SMS_REPLY_CHANNEL, encode_reply_event(reply.id))
-    except Exception:
-        log.warning("could not announce reply %s", reply.id, exc_info=True)
+    await publish(redis, SMS_REPLY_CHANNEL, encode_reply_event(reply.id), f"reply {reply.id}")

@@ -141,9 +141,16 @@ async def announce(
     Give `facts` (MessageFacts.of(row, linked appointments), or message_facts()) whenever
     they are at hand: without them every subscriber reads the message to filter it.
     """
+    data = encode(message_id, status, facts)
+    await publish(redis, SMS_STATUS_CHANNEL, data, f"message {message_id} as {status.value}")
+
+
+async def publish(redis: Any, channel: str, data: str, what: str) -> None:
+    """Publish to every API process; without Redis, or when Redis is away, nothing but a
+    warning: what was announced is already committed, only a live push is lost."""
     if redis is None:
         return
     try:
-        await redis.publish(SMS_STATUS_CHANNEL, encode(message_id, status, facts))
+        await redis.publish(channel, data)
     except Exception:
-        log.warning("could not announce message %s as %s", message_id, status.value, exc_info=True)
+        log.warning("could not announce %s", what, exc_info=True)

@@ -11,16 +11,11 @@ import strawberry
 from sqlmodel import col, select
 
 from models import InboundMessage
+from models.access import may_see_replies, require_may_see_replies
 from models.columns import utcnow
 from models.enums import ConfirmationStatus as ConfirmationStatusEnum
 from models.enums import ReplyEffect as ReplyEffectEnum
-from models.replies import (
-    Confirmation,
-    is_about_appointment,
-    mark_read,
-    may_see_replies,
-    require_may_see_replies,
-)
+from models.replies import Confirmation, is_about_appointment, mark_read
 from schema.clients import Recipient, stored_recipient
 from schema.context import Info
 from schema.errors import user_errors
