@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -142,7 +141,8 @@ class GraphQLApp(GraphQL):
             return self.decode_json(data)
         except request_json.NestedTooDeeply as error:
             raise HTTPException(400, str(error)) from error
-        except json.JSONDecodeError as error:
+        except ValueError as error:
+            # Broken JSON, bytes that are not UTF-8, an integer past Python's 4,300 digits.
             raise HTTPException(400, "Unable to parse request body as JSON") from error
 
     async def get_context(self, request: Any, response: Any) -> Context:

@@ -106,8 +106,16 @@ def startup_lines(settings: Settings, address: str, embedded: EmbeddedRedis | No
     return lines
 
 
+# Query parameters a database or Redis URL may carry a credential in.
+_SECRET_PARAMETERS = frozenset({"password", "passwd", "pass", "secret", "token", "sslpassword"})
+
+
 def _without_password(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL to print: no password, whether in the address or in its query string."""
+    parsed = make_url(url)
+    hidden = {k: "***" for k in parsed.query if k.lower() in _SECRET_PARAMETERS}
+    shown = parsed.update_query_dict(hidden).render_as_string(hide_password=True)
+    return shown.replace("%2A%2A%2A", "***")
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -131,6 +139,9 @@ def worker(args: argparse.Namespace) -> int:
             raise CommandError(f"no metrics on port {args.metrics_port}: {error}") from None
     try:
         _migrate_when_reachable(settings.database_url, Outage("database"))
+        # Migrating ran an event loop of its own and closed it, leaving none current; arq's
+        # Worker asks for the current one when it is built.
+        asyncio.set_event_loop(asyncio.new_event_loop())
         build_worker(settings).run()
     finally:
         if metrics is not None:
@@ -154,7 +165,7 @@ def _migrate_when_reachable(database_url: str, outage: Outage) -> None:
 def migrate(args: argparse.Namespace) -> int:
     settings = get_settings()
     migrations.upgrade(settings.database_url)
-    print(f"Migrated {make_url(settings.database_url).render_as_string(hide_password=True)}.")
+    print(f"Migrated {_without_password(settings.database_url)}.")
     return 0
 
 

@@ -34,6 +34,21 @@ _QUIETER = ("httpx", "httpcore", "aiosqlite", "asyncio", "multipart", "alembic")
 _HANDLER = "timetrak-sms"
 
 
+class _PathOnly(logging.Filter):
+    """uvicorn's access lines without the query string: a GraphQL GET carries its query and
+    variables there (a login's password among them), and nothing else in a query string is
+    worth a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].partition("?")[0], args[3], args[4])
+        return True
+
+
+_ACCESS_FILTER = _PathOnly()
+
+
 def scrubbed(text: str) -> str:
     return _CREDENTIALS.sub(lambda m: f"{m.group(1)} ***", text)
 
@@ -98,4 +113,7 @@ def configure(
     root.setLevel(logging.getLevelNamesMapping().get(level.upper(), logging.INFO))
     for name in _QUIETER:
         logging.getLogger(name).setLevel(logging.WARNING)
+    access = logging.getLogger("uvicorn.access")
+    if _ACCESS_FILTER not in access.filters:
+        access.addFilter(_ACCESS_FILTER)
     return handler

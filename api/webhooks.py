@@ -20,6 +20,7 @@ from models.enums import SmsStatus
 from models.input_limits import keepable
 from models.message_status import advance
 from models.metrics import REPLIES, REPLY_DUPLICATES
+from models.opt_outs import record_refusal
 from models.outages import is_outage
 from models.provider_errors import STATUSES, reason_for
 from models.replies import announce_reply, record_reply
@@ -136,6 +137,8 @@ def status_endpoint(services: Callable) -> Callable:
                     code = form.get("ErrorCode") or None
                     values |= {"error_code": code, "error_message": reason_for(code)}
                 changed = await advance(session, message.id, new_status, **values)
+                if changed and new_status is SmsStatus.FAILED:
+                    await record_refusal(session, message.to_number, values["error_code"], utcnow())
                 facts = (
                     (await message_facts(session, [message.id]))[message.id] if changed else None
                 )

@@ -54,6 +54,11 @@ class CannotAsk(Exception):
     """The provider cannot say what it has (unreachable, or it keeps no list)."""
 
 
+class CannotList(CannotAsk):
+    """The provider answers, but cannot say what it has for this one number (too long a list):
+    asking about other numbers may still work."""
+
+
 class Provider(Protocol):
     async def send(self, message_id: int, to: str, body: str) -> Accepted: ...
 

@@ -11,6 +11,7 @@ import httpx
 from jobs.providers import (
     Accepted,
     CannotAsk,
+    CannotList,
     ProviderMessage,
     Refused,
     Uncertain,
@@ -108,7 +109,7 @@ class TwilioProvider:
             url = page.get("next_page_uri")
             if not url:
                 return found
-        raise CannotAsk(f"more than {LIST_MAX_PAGES * LIST_PAGE_SIZE} messages to {to}")
+        raise CannotList(f"more than {LIST_MAX_PAGES * LIST_PAGE_SIZE} messages to {to}")
 
     async def _page(self, url: str, params: dict | None) -> dict:
         try:

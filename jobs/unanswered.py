@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from jobs.providers import CannotAsk, Provider, ProviderMessage
+from jobs.providers import CannotAsk, CannotList, Provider, ProviderMessage
 from jobs.send import settle
 from models.enums import SmsStatus
 from models.errors import ErrorCode
@@ -78,7 +78,7 @@ async def settle_unanswered(
             elif await record(ctx, row, match):
                 taken.add(match.provider_message_id)
                 found_ids.append(row.id)
-        elif asking.refusal is not None and now - row.send_started_at >= give_up_after:
+        elif asking.cannot_tell(row) and now - row.send_started_at >= give_up_after:
             done["failed"] += await settle(
                 ctx,
                 row.id,
@@ -102,12 +102,21 @@ async def settle_unanswered(
 
 
 class Asking:
-    """The provider's lists for one sweep, a few at a time; after one refusal, no more asks."""
+    """The provider's lists for one sweep, a few at a time; after one refusal, no more asks.
+
+    A list the provider cannot give for one number (too long to read) leaves only that
+    number's messages unasked; the others are asked about all the same.
+    """
 
     def __init__(self, provider: Provider | None):
         self.provider = provider
         self.refusal: str | None = None if provider is not None else "no provider to ask"
+        self.unlisted: set[int] = set()
         self.at_once = asyncio.Semaphore(ASKS_AT_ONCE)
+
+    def cannot_tell(self, row) -> bool:
+        """Whether the provider could not be asked about this message: the 15-minute rule."""
+        return self.refusal is not None or row.id in self.unlisted
 
     async def ask(self, row) -> list[ProviderMessage] | None:
         async with self.at_once:
@@ -117,6 +126,10 @@ class Asking:
                 return await self.provider.messages_to(
                     row.to_number, row.send_started_at - CLOCK_SLACK
                 )
+            except CannotList as why:
+                log.info("could not ask the SMS provider about message %d: %s", row.id, why)
+                self.unlisted.add(row.id)
+                return None
             except CannotAsk as why:
                 self.refusal = str(why)
                 return None

@@ -40,9 +40,10 @@ def require_show_sms_errors(profile: Profile) -> None:
         raise denied("Your profile does not show SMS errors.")
 
 
-def require_visible(visibility: FieldVisibility, label: str) -> None:
+def require_visible(visibility: FieldVisibility, label: str, field: str | None = None) -> None:
+    """A field the form layout hides or makes read-only keeps the value it would have had."""
     if visibility is not FieldVisibility.VISIBLE:
-        raise denied(f"The {label} field is not editable in your form layout.")
+        raise denied(f"The {label} field is not editable in your form layout.", field)
 
 
 async def company_sends_sms(session: AsyncSession) -> bool:

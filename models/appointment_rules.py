@@ -28,16 +28,6 @@ async def default_contact(session: AsyncSession, task: Task | None, job: Job) ->
     )
 
 
-def require_unlocked(visibility: FieldVisibility, label: str, field: str) -> None:
-    """A field the layout hides or makes read-only keeps the value it would have had."""
-    if visibility is not FieldVisibility.VISIBLE:
-        raise DomainError(
-            ErrorCode.PERMISSION_DENIED,
-            f"The {label} field is not editable in your form layout.",
-            field=field,
-        )
-
-
 async def chosen_contact(
     session: AsyncSession, client: Client, ref: RecipientRef, default: int | None
 ) -> int | None:

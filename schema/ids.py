@@ -7,14 +7,18 @@ from models.errors import DomainError, ErrorCode
 
 
 def row_id(value: str | None, field: str) -> int:
+    """The row id an ID names: a whole number from 1 to MAX_ROW_ID, else INVALID_INPUT (an id
+    this API could never have given out); whether that row exists is for the caller."""
     try:
         parsed = int(str(value))
     except (TypeError, ValueError):
-        raise DomainError(ErrorCode.NOT_FOUND, f"No such {field}.", field=field) from None
-    if parsed > MAX_ROW_ID:
-        raise DomainError(ErrorCode.INVALID_INPUT, f"An id is at most {MAX_ROW_ID}.", field=field)
-    if parsed <= 0:
-        raise DomainError(ErrorCode.NOT_FOUND, f"No such {field}.", field=field)
+        parsed = 0
+    if not 0 < parsed <= MAX_ROW_ID:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            f"An id is a whole number from 1 to {MAX_ROW_ID}.",
+            field=field,
+        )
     return parsed
 
 

@@ -9,7 +9,8 @@ import pytest
 from sqlmodel import func, select
 
 import models
-from models.appointment_rules import contact_id_of, default_contact, require_unlocked
+from models.access import require_visible
+from models.appointment_rules import contact_id_of, default_contact
 from models.enums import FieldVisibility, OptOutMethod, RecipientKind
 from models.errors import DomainError, ErrorCode
 from models.recipients import RecipientRef
@@ -245,6 +246,19 @@ async def test_the_office_books_for_the_tech(named, office):
     assert await named.appointment_count() == before + 1
 
 
+async def test_the_office_books_while_sms_is_off(named, admin, office):
+    # Given SMS switched off for the company
+    off = await admin.ok("mutation { updateSettings(input: {smsEnabled: false}) "
+                         "{ errors { code } } }")
+    assert off["updateSettings"]["errors"] == []
+
+    # When the office books a visit
+    booked = await create(office, booking(await named.job("Surgery rewiring")))
+
+    # Then it is booked: only SMS itself stops
+    assert booked["errors"] == [] and booked["appointment"]["id"]
+
+
 async def test_an_unknown_user_cannot_be_booked(named, office):
     before = await named.appointment_count()
 
@@ -358,13 +372,13 @@ async def test_default_contact_is_task_then_job_contact_then_none_for_the_client
 @pytest.mark.parametrize("visibility", [FieldVisibility.READ_ONLY, FieldVisibility.HIDDEN])
 def test_a_hidden_or_read_only_layout_field_is_locked(visibility):
     with pytest.raises(DomainError) as refused:
-        require_unlocked(visibility, "Appointment > Contact", "contact")
+        require_visible(visibility, "Appointment > Contact", "contact")
 
     assert (refused.value.code, refused.value.field) == (ErrorCode.PERMISSION_DENIED, "contact")
 
 
 def test_a_visible_layout_field_is_unlocked():
-    assert require_unlocked(FieldVisibility.VISIBLE, "Appointment > Contact", "contact") is None
+    assert require_visible(FieldVisibility.VISIBLE, "Appointment > Contact", "contact") is None
 
 
 def test_the_client_as_a_recipient_is_stored_as_no_contact():

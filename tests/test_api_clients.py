@@ -41,6 +41,12 @@ mutation Update($id: ID!, $input: ClientInput!) {
 }
 """
 
+CREATE_CLIENT = """
+mutation Create($input: ClientInput!) {
+  createClient(input: $input) { client { name smsNumber smsReminders } errors { code field } }
+}
+"""
+
 SET_SMS_REMINDERS = """
 mutation Set($enabled: Boolean!, $ids: [ID!], $filter: ClientFilter, $dryRun: Boolean) {
   setClientsSmsReminders(enabled: $enabled, ids: $ids, filter: $filter, dryRun: $dryRun) {
@@ -108,13 +114,13 @@ async def test_inactive_contacts_show_when_asked_for(office):
     ]
 
 
-async def test_an_unknown_client_is_null_and_a_malformed_id_is_not_found(office):
+async def test_an_unknown_client_is_null_and_a_malformed_id_is_invalid_input(office):
     assert (await office.ok(CLIENT, {"id": "10000"}))["client"] is None
 
     body = await office.post(CLIENT, {"id": "not-an-id"})
 
     assert body["data"] == {"client": None}
-    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 
 
 async def test_clients_need_signing_in(anonymous):
@@ -319,6 +325,25 @@ async def test_a_tech_may_save_a_client_leaving_sms_reminders_as_they_were(tech)
 
     assert data["updateClient"]["errors"] == []
     assert (await read_client(tech, "Kelburn"))["name"] == "Kelburn Villas"
+
+
+async def test_clients_are_created_and_edited_while_sms_is_off(admin, office):
+    # Given SMS switched off for the company
+    await settings(admin, smsEnabled=False)
+    kelburn = await client_id(office, "Kelburn")
+
+    # When the office edits a client, its mobile included, and creates one
+    edited = (await office.ok(UPDATE_CLIENT, {"id": kelburn, "input": {
+        "name": "Kelburn Villas", "mobileCountryCode": "+64", "mobileNumber": "21 555 0199"}}))
+    created = await office.ok(CREATE_CLIENT, {"input": {"name": "Brooklyn Bakery",
+                                                        "mobileNumber": "021 555 0198"}})
+
+    # Then both are saved, numbers formatted as they would be with SMS on
+    assert edited["updateClient"]["errors"] == []
+    assert edited["updateClient"]["client"]["smsNumber"] == "+64215550199"
+    assert created["createClient"]["errors"] == []
+    assert created["createClient"]["client"]["smsNumber"] == "+64215550198"
+    assert (await read_client(office, "Kelburn"))["name"] == "Kelburn Villas"
 
 
 @pytest.mark.parametrize(("turned_off", "code"), [

@@ -376,7 +376,7 @@ async def test_a_duplicate_email_is_refused_and_nothing_written(admin, demo):
     ({"name": " "}, ("INVALID_INPUT", "name")),
     ({"profileId": None}, ("INVALID_INPUT", "profileId")),
     ({"profileId": "987654"}, ("NOT_FOUND", "profileId")),
-    ({"profileId": "not-an-id"}, ("NOT_FOUND", "profileId")),
+    ({"profileId": "not-an-id"}, ("INVALID_INPUT", "profileId")),
 ])
 async def test_a_bad_new_user_is_refused_and_nothing_written(admin, demo, change, error):
     users = await count(demo, User)

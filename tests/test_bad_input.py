@@ -96,6 +96,9 @@ BAD_INPUTS: list[tuple[str, str, dict[str, Any], str]] = [
     ("page past the largest", JOBS, {"first": 201}, "first"),
     ("id past 32 bits", APPOINTMENT, {"id": str(2**31)}, "id"),
     ("id past 64 bits", APPOINTMENT, {"id": str(2**70)}, "id"),
+    ("id of zero", APPOINTMENT, {"id": "0"}, "id"),
+    ("negative id", APPOINTMENT, {"id": "-1"}, "id"),
+    ("id that is no number", APPOINTMENT, {"id": "abc"}, "id"),
     ("mutation id past 32 bits", UPDATE_CLIENT, {"id": str(2**31), "input": {"name": "x"}},
      "id"),
     ("NUL in a variable", CREATE_CLIENT, {"input": {"name": "Bob\x00 Ltd"}}, "name"),
@@ -246,6 +249,21 @@ async def test_a_deeply_nested_body_is_refused_before_parsing(production, depth)
 
     assert response.status_code == 400
     assert "nested" in response.text
+
+
+@pytest.mark.parametrize("body", [
+    b'{"query": "{ me { email } }", "variables": {"n": ' + b"1" * 4301 + b"}}",
+    b'{"query": "{ me { email } }", "x": "\xff"}',
+    b'{"query": "{ me { email } ',
+], ids=["integer past 4,300 digits", "not UTF-8", "cut short"])
+async def test_a_body_that_is_no_json_python_reads_is_refused_with_400(production, body):
+    response = await production.http.post(
+        "/graphql", content=body,
+        headers={"Authorization": f"Bearer {production.token}",
+                 "Content-Type": "application/json"})
+
+    assert response.status_code == 400
+    assert "JSON" in response.text
 
 
 async def test_brackets_inside_strings_do_not_count_as_nesting(production):

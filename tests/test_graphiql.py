@@ -68,14 +68,17 @@ async def test_the_page_runs_graphiql_against_this_endpoint(services):
         page = (await graphiql_page(http)).text
         script = (
             await http.get(
-                next(ref for ref in references(page) if ref.endswith("/graphiql.min.js"))
+                next(ref for ref in references(page) if ref.endswith("/graphql-ws.min.js"))
             )
         ).text
 
-    assert "GraphiQL.createFetcher" in page and "subscriptionUrl" in page
+    # Queries over HTTP at this page's own address, subscriptions over graphql-ws with the
+    # Headers pane as connection_init's payload
+    assert "GraphiQL.createFetcher({ url, wsClient })" in page
+    assert "graphqlWs.createClient" in page and "connectionParams: headers" in page
     assert "mutation SignIn" in page and "Authorization" in page
-    # graphql-ws is bundled, so subscriptions need no further script.
-    assert "graphql-transport-ws" in script
+    # The served graphql-ws speaks the protocol this endpoint accepts.
+    assert "graphql-transport-ws" in script and "createClient" in script
 
 
 async def test_an_asset_that_is_not_graphiqls_is_not_served(services):

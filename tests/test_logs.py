@@ -303,6 +303,33 @@ async def test_no_password_token_or_signature_reaches_the_log(
         assert secret not in output, secret
 
 
+@pytest.mark.parametrize("format", ["json", "text"])
+def test_a_served_request_is_logged_without_its_query_string(format, monkeypatch):
+    # Given everything logged, as `timetrak-sms serve` logs it (uvicorn without a log config of
+    # its own; the fake Twilio's server, in this process, gives uvicorn's loggers one)
+    for logger in (logging.getLogger("uvicorn"), logging.getLogger("uvicorn.access")):
+        for name, value in (("propagate", True), ("level", logging.NOTSET), ("handlers", [])):
+            monkeypatch.setattr(logger, name, value)
+    stream = io.StringIO()
+    root = logging.getLogger()
+    level = root.level
+    handler = logs.configure(format, "INFO", stream)
+    try:
+        # When uvicorn logs a GET that carries a login in its query string, as it logs each request
+        path = '/graphql?query=mutation{login(input:{password:"admin-demo-password"})}'
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "127.0.0.1:50000", "GET", path, "1.1", 400)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+    # Then the line names the path and the answer, not the query
+    output = stream.getvalue()
+    line = json.loads(output)["message"] if format == "json" else output
+    assert '"GET /graphql HTTP/1.1" 400' in line
+    assert "admin-demo-password" not in output and "query=" not in output
+
+
 async def test_each_operation_on_a_websocket_has_an_id_of_its_own_within_the_connections(
         app, demo, log_lines):
     with socket.socket() as probe:
@@ -333,7 +360,7 @@ async def test_each_operation_on_a_websocket_has_an_id_of_its_own_within_the_con
         await asyncio.wait_for(task, 5)
 
     # Then each refusal carries the connection's id and one of the operation's own
-    refusals = about(log_lines(), "Missing: NOT_FOUND at appointment")
+    refusals = about(log_lines(), "Missing: INVALID_INPUT at appointment")
     ids = [line["request_id"] for line in refusals]
     assert len(ids) == 2 and ids[0] != ids[1], ids
     connection = {i.split("/")[0] for i in ids}

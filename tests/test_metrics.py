@@ -29,6 +29,7 @@ mutation Send($input: SendSmsInput!) {
   sendSms(input: $input) { message { id status } errors { code } }
 }
 """
+RUN = "mutation Run($id: ID!) { runReminderEvent(id: $id) { affectedCount errors { code } } }"
 TOKEN = "scrape-token-5f0c2a"
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -222,6 +223,22 @@ async def test_operations_are_timed_by_name_and_sign_in_failures_counted_by_reas
     assert grew(count, operation="Login") == 4
     assert grew("timetrak_login_failures_total", reason="wrong_password") == 2
     assert grew("timetrak_login_failures_total", reason="limited") == 1
+
+
+async def test_each_reminder_run_is_timed(services, demo, app_for):
+    async with demo() as session:
+        event = (await session.exec(select(ReminderEvent.id))).first()
+    async with app_for(services) as http:
+        before = await scrape(http)
+        token = (await sign_in(http))["token"]
+        response = await http.post("/graphql", headers={"Authorization": f"Bearer {token}"},
+                                   json={"query": RUN, "variables": {"id": str(event)}})
+        assert response.json()["data"]["runReminderEvent"]["errors"] == []
+        after = await scrape(http)
+
+    count, total = "timetrak_reminder_run_seconds_count", "timetrak_reminder_run_seconds_sum"
+    assert value(after, count) - value(before, count) == 1
+    assert value(after, total) > value(before, total)
 
 
 def test_operation_names_beyond_the_first_few_hundred_are_other(monkeypatch):

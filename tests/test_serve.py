@@ -207,6 +207,7 @@ async def test_without_redis_url_or_a_redis_server_serve_says_what_to_do(tmp_pat
     [
         ("redis://:s3cret@redis.internal:6379/0", "redis://:***@redis.internal:6379/0"),
         ("redis://redis.internal:6379/0", "redis://redis.internal:6379/0"),
+        ("redis://redis.internal:6379/0?password=s3cret", "redis://redis.internal:6379/0?password=***"),
     ],
 )
 def test_start_up_hides_passwords(given, shown):

@@ -7,6 +7,7 @@ import contextlib
 import json
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,7 +29,7 @@ from tests.fake_twilio import ACCOUNT_SID, Refusal, signed_form
 from tests.test_statement_count import counting_statements
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = ROOT / ".venv" / "bin" / "python"
+PYTHON = Path(sys.executable)
 # Generous, so a busy machine does not fail a test; how fast pushes are is for bench/, not tests.
 PUSHED_WITHIN = 5.0
 

@@ -189,6 +189,34 @@ async def test_when_the_provider_cannot_be_asked_the_fifteen_minute_rule_applies
     assert fake.received == []
 
 
+async def test_a_number_whose_list_is_too_long_leaves_the_others_asked_about(
+        sessions, fake, drain, sweeper, twilio_settings, monkeypatch):
+    # Given two messages claimed 16 minutes ago, asked about one at a time, the first to a
+    # number with more messages at Twilio than the sweeper reads
+    monkeypatch.setattr("jobs.twilio.LIST_PAGE_SIZE", 2)
+    monkeypatch.setattr("jobs.twilio.LIST_MAX_PAGES", 1)
+    monkeypatch.setattr("jobs.unanswered.ASKS_AT_ONCE", 1)
+    busy, other = MERE, "+64215550222"
+    for text in ("Earlier one", "Earlier two", "Earlier three"):
+        fake.created({"To": busy, "From": twilio_settings.twilio_from_number, "Body": text})
+    await sms_on(sessions)
+    [busy_id] = await queued(sessions, {busy: TEXT})
+    [other_id] = await queued(sessions, {other: TEXT})
+    for message_id in (busy_id, other_id):
+        await claimed_ago(sessions, message_id, timedelta(minutes=16))
+
+    # When swept
+    swept = await sweeper()
+    await drain()
+
+    # Then only the message Twilio could not list is given up on; the other, which never
+    # reached Twilio, was asked about and sent
+    assert swept == {"requeued": 0, "failed": 1, "resent": 1}
+    assert (await stored(sessions, busy_id)).error_message == UNKNOWN_OUTCOME
+    assert (await stored(sessions, other_id)).status is SmsStatus.SENT
+    assert [m["To"] for m in fake.received] == [other]
+
+
 async def test_a_provider_that_can_be_asked_is_asked_however_short_the_unsettled_time(
         sessions, fake, drain, sweeper, twilio_settings):
     # Given UNSETTLED_AFTER_SECONDS shorter than the minute before asking, and a message

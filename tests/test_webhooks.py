@@ -164,6 +164,21 @@ async def test_a_failure_with_an_unknown_code_still_says_why(http, sessions):
     assert row.error_message == reason_for(None)
 
 
+@pytest.mark.parametrize(("error_code", "opted_out"), [("21610", True), ("30003", False)])
+async def test_a_stop_failure_in_a_status_callback_opts_the_number_out(
+        http, sessions, error_code, opted_out):
+    # Given a message Twilio took, then failed because the recipient had replied STOP to it
+    message = await stored_message(sessions, SmsStatus.SENT, "SM" + "c" * 32)
+
+    await post(http, status_path(message), status_form("SM" + "c" * 32, "failed", error_code))
+
+    # Then the number is opted out, as the refusal of a send request would have done
+    async with sessions() as session:
+        opt_out = (await session.exec(
+            select(OptOut).where(OptOut.number == message.to_number))).first()
+    assert (opt_out is not None and opt_out.opted_out) is opted_out
+
+
 async def test_a_replayed_callback_is_harmless(admin, demo, drain):
     message = await sent_message(admin, demo, drain)
     form = status_form(message.provider_message_id, "delivered")

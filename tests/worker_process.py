@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,7 +18,8 @@ from models.config import Settings
 from models.enums import SmsSource, SmsStatus
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 
-CLI = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "timetrak-sms")
+# The command of the environment running the tests (the lowest-versions job has its own).
+CLI = str(Path(sys.executable).parent / "timetrak-sms")
 
 
 class WorkerProcess:

@@ -12,11 +12,11 @@ from models import Job as JobRow
 from models import Profile
 from models import Task as TaskRow
 from models import User as UserRow
+from models.access import require_visible
 from models.appointment_rules import (
     chosen_contact,
     default_contact,
     reminder_problem,
-    require_unlocked,
 )
 from models.errors import DomainError, ErrorCode
 from schema.appointments import Appointment
@@ -118,7 +118,7 @@ async def set_contact(
         return
     contact_id = await chosen_contact(session, client, input.contact.ref(), default)
     if contact_id != default:
-        require_unlocked(profile.layout_appointment_contact, "Appointment > Contact", "contact")
+        require_visible(profile.layout_appointment_contact, "Appointment > Contact", "contact")
     row.contact_id = contact_id
 
 
@@ -129,7 +129,7 @@ async def set_reminder(
         row.sms_reminder = default
         return
     await info.context.require_reminders_enabled()
-    require_unlocked(
+    require_visible(
         profile.layout_appointment_sms_reminder, "Appointment > SMS Reminders", "smsReminder"
     )
     row.sms_reminder = input.sms_reminder
