@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy import bindparam
 
+from models.contact_numbers import number_facts
 from models.db import Sessions
 from models.phone import sms_number
 
@@ -28,6 +29,27 @@ SET_NUMBER = (
     sa.update(CONTACTS)
     .where(CONTACTS.c.id == bindparam("contact_id"), CONTACTS.c.sms_number.is_(None))
     .values(sms_number=bindparam("number"))
+)
+# Since revision 0006 the facts the phone rules give about a contact's numbers are stored too;
+# the migrations before it (0002 runs this step) have no such columns.
+CONTACTS_WITH_FACTS = sa.table(
+    "contact",
+    sa.column("id", sa.Integer),
+    sa.column("sms_number", sa.String),
+    sa.column("invalid_number", sa.Boolean),
+    sa.column("sms_differs_from_mobile", sa.Boolean),
+)
+SET_NUMBER_AND_FACTS = (
+    sa.update(CONTACTS_WITH_FACTS)
+    .where(
+        CONTACTS_WITH_FACTS.c.id == bindparam("contact_id"),
+        CONTACTS_WITH_FACTS.c.sms_number.is_(None),
+    )
+    .values(
+        sms_number=bindparam("number"),
+        invalid_number=bindparam("invalid"),
+        sms_differs_from_mobile=bindparam("differs"),
+    )
 )
 
 
@@ -67,7 +89,10 @@ def fill_batch(rows: Sequence, counts: BackfillCounts) -> list[dict]:
         if number is None:
             counts.no_usable_number += 1
             continue
-        changes.append({"contact_id": contact_id, "number": number})
+        invalid, differs = number_facts(mobile, number)
+        changes.append(
+            {"contact_id": contact_id, "number": number, "invalid": invalid, "differs": differs}
+        )
         counts.set += 1
     return changes
 
@@ -91,7 +116,7 @@ async def backfill_sms_numbers(
                 break
             changes = fill_batch(rows, counts)
             if changes:
-                await session.execute(SET_NUMBER, changes)
+                await session.execute(SET_NUMBER_AND_FACTS, changes)
             after = rows[-1][0]
         if progress:
             progress(counts)
@@ -99,12 +124,14 @@ async def backfill_sms_numbers(
 
 
 def backfill_in_migration(connection: sa.Connection, batch_size: int = 2000) -> BackfillCounts:
-    """The same step on a migration's connection, inside the migration's transaction."""
+    """The same step on a migration's connection, inside the migration's transaction (0002,
+    before the facts had columns: 0006 works them out for every contact)."""
     counts = BackfillCounts()
     after = 0
     while rows := connection.execute(batch_after(after, batch_size)).all():
         changes = fill_batch(rows, counts)
         if changes:
-            connection.execute(SET_NUMBER, changes)
+            numbers = [{"contact_id": c["contact_id"], "number": c["number"]} for c in changes]
+            connection.execute(SET_NUMBER, numbers)
         after = rows[-1][0]
     return counts

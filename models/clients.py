@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 
+def grid_index(name: str, sqlite: str, postgresql: str) -> sa.Index:
+    """An index on (name, id), the order of a grid's keyset pages, over the rows of one of its
+    filters only; the condition is written as each database's queries say it."""
+    return sa.Index(
+        name, "name", "id", sqlite_where=sa.text(sqlite), postgresql_where=sa.text(postgresql)
+    )
+
+
 class Client(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_client_grid", "name", "id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, index=True)
     active: bool = True
@@ -17,6 +28,26 @@ class Client(SQLModel, table=True):
 
 
 class Contact(SQLModel, table=True):
+    # Contact Bulk Updates lists active contacts; each category has its own index.
+    __table_args__ = (
+        grid_index("ix_contact_grid", "active = 1", "active"),
+        grid_index(
+            "ix_contact_grid_invalid_number",
+            "active = 1 AND invalid_number = 1",
+            "active AND invalid_number",
+        ),
+        grid_index(
+            "ix_contact_grid_sms_differs",
+            "active = 1 AND sms_differs_from_mobile = 1",
+            "active AND sms_differs_from_mobile",
+        ),
+        grid_index(
+            "ix_contact_grid_missing_sms_number",
+            "active = 1 AND sms_number IS NULL",
+            "active AND sms_number IS NULL",
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     client_id: int = Field(foreign_key="client.id", index=True)
     name: str = Field(max_length=200, index=True)
@@ -26,3 +57,8 @@ class Contact(SQLModel, table=True):
     # E.164 SMS number; "Copy mobile number to SMS" is derived from it and the mobile
     # (models.contact_numbers.mobile_matches_sms), never stored, so it cannot drift.
     sms_number: str | None = Field(default=None, max_length=16, index=True)
+    # What the phone rules say of the numbers above, stored so the Contact Bulk Updates grid
+    # filters and counts in SQL. Set on every flush that changes a number
+    # (models.contact_numbers.keep_number_facts), by the backfill and by migration 0006.
+    invalid_number: bool = False
+    sms_differs_from_mobile: bool = False

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from enum import Enum
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
 from models.clients import Contact
 from models.errors import DomainError, ErrorCode
 from models.phone import MAX_NUMBER_LENGTH, TOO_LONG, check_phone, is_sms_number, sms_number
@@ -126,12 +129,32 @@ def copy_to_sms(contact: Contact, field: NumberField) -> None:
 
 def has_invalid_number(contact: Contact) -> bool:
     """A mobile that is no NZ/AU mobile, or an SMS number that is not one."""
-    if contact.sms_number and not is_sms_number(contact.sms_number):
-        return True
-    return bool(contact.mobile) and sms_number(contact.mobile) is None
+    return number_facts(contact.mobile, contact.sms_number)[0]
 
 
 def sms_differs_from_mobile(contact: Contact) -> bool:
-    return bool(contact.mobile and contact.sms_number) and (
-        sms_number(contact.mobile) != contact.sms_number
+    return number_facts(contact.mobile, contact.sms_number)[1]
+
+
+def number_facts(mobile: str | None, sms: str | None) -> tuple[bool, bool]:
+    """(invalid number, SMS number differs from the mobile): the Contact Bulk Updates grid's
+    two categories the phone rules decide, for a contact with these numbers."""
+    mobile_sms = sms_number(mobile) if mobile else None
+    invalid = bool(sms and not is_sms_number(sms)) or bool(mobile and mobile_sms is None)
+    differs = bool(mobile and sms) and mobile_sms != sms
+    return invalid, differs
+
+
+def set_number_facts(contact: Contact) -> None:
+    contact.invalid_number, contact.sms_differs_from_mobile = number_facts(
+        contact.mobile, contact.sms_number
     )
+
+
+@event.listens_for(Session, "before_flush")
+def keep_number_facts(session: Session, flush_context, instances) -> None:
+    """Whatever set a contact's numbers (a form, the grid, a copy button, the demo), the stored
+    facts follow them before the row is written."""
+    for contact in (*session.new, *session.dirty):
+        if isinstance(contact, Contact):
+            set_number_facts(contact)

@@ -8,8 +8,9 @@ from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-# Registers the check every flush makes of the text it writes (lengths, NUL, valid Unicode).
-from models import input_limits  # noqa: F401
+# Registers what every flush does: checks the text it writes (lengths, NUL, valid Unicode) and
+# keeps the stored facts about contacts' numbers in step with them.
+from models import contact_numbers, input_limits  # noqa: F401
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -49,8 +49,11 @@ class SmsMessage(SQLModel, table=True):
         sa.UniqueConstraint("job_id", "reminder_event_id", "run_date", name="uq_sms_reminder_once"),
         # A retried send with the same key is the same message.
         sa.UniqueConstraint("sent_by_id", "idempotency_key", name="uq_sms_idempotency"),
-        sa.Index("ix_sms_message_status_created", "status", "created_at"),
-        sa.Index("ix_sms_message_created", "created_at"),
+        # The history's and the failure search's keyset order (newest first), overall and
+        # within a status; and the messages to a contact, for a search by the contact's name.
+        sa.Index("ix_sms_message_status_newest", "status", "created_at", "id"),
+        sa.Index("ix_sms_message_newest", "created_at", "id"),
+        sa.Index("ix_sms_message_recipient", "recipient_id", "recipient_kind"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -10,13 +10,13 @@ from models import Client as ClientRow
 from models import Contact as ContactRow
 from models import OptOut
 from models.access import require_edit_contact
-from models.contact_numbers import has_invalid_number, sms_differs_from_mobile
 from models.enums import ContactCategory as ContactCategoryEnum
 from models.phone import check_mobile
+from models.search import like
 from schema.clients import Client, Contact, PhoneNumberCheck
 from schema.context import Info
 from schema.ids import row_id
-from schema.pagination import Keyset, PageInfo, fetch_page, page_size
+from schema.pagination import Keyset, PageInfo, fetch_page
 from schema.permissions import IsAuthenticated, coded_errors
 
 ContactCategory = strawberry.enum(ContactCategoryEnum, name="ContactCategory")
@@ -49,11 +49,6 @@ class ContactConnection:
     nodes: list[Contact]
 
 
-def like(text: str) -> str:
-    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def clients_matching(filter: ClientFilter | None):
     stmt = select(ClientRow)
     if filter is None:
@@ -69,11 +64,6 @@ def clients_matching(filter: ClientFilter | None):
 
 CLIENT_ORDER = Keyset(col(ClientRow.name), col(ClientRow.id))
 CONTACT_ORDER = Keyset(col(ContactRow.name), col(ContactRow.id))
-# Categories that need the phone rules, which live in Python, not SQL.
-RULE_CATEGORIES = {
-    ContactCategoryEnum.INVALID_NUMBER: has_invalid_number,
-    ContactCategoryEnum.SMS_DIFFERS_FROM_MOBILE: sms_differs_from_mobile,
-}
 
 
 def contacts_matching(filter: ContactFilter | None):
@@ -96,11 +86,15 @@ def contacts_matching(filter: ContactFilter | None):
         )
     if category is ContactCategoryEnum.MISSING_SMS_NUMBER:
         stmt = stmt.where(col(ContactRow.sms_number).is_(None))
+    elif category is ContactCategoryEnum.INVALID_NUMBER:
+        stmt = stmt.where(ContactRow.invalid_number == true())
+    elif category is ContactCategoryEnum.SMS_DIFFERS_FROM_MOBILE:
+        stmt = stmt.where(ContactRow.sms_differs_from_mobile == true())
     elif category is ContactCategoryEnum.OPTED_OUT:
         stmt = stmt.where(
             exists().where(OptOut.number == ContactRow.sms_number, OptOut.opted_out == true())
         )
-    return stmt, RULE_CATEGORIES.get(category)
+    return stmt
 
 
 @strawberry.type
@@ -150,14 +144,10 @@ class ClientsQuery:
         _, profile = info.context.require_user()
         await info.context.require_sms_enabled()
         require_edit_contact(profile)
-        stmt, rule = contacts_matching(filter)
         async with info.context.sessions() as session:
-            if rule is None:
-                total, rows, page = await fetch_page(
-                    session, stmt, CONTACT_ORDER, first, after, "name"
-                )
-            else:
-                total, rows, page = await rule_page(session, stmt, rule, first, after)
+            total, rows, page = await fetch_page(
+                session, contacts_matching(filter), CONTACT_ORDER, first, after, "name"
+            )
         info.context.loaders.prime(ContactRow, rows)
         return ContactConnection(
             total_count=total, page_info=page, nodes=[Contact.from_row(r) for r in rows]
@@ -171,14 +161,3 @@ class ClientsQuery:
     )
     def check_phone_number(self, input: str, country_code: str | None = None) -> PhoneNumberCheck:
         return PhoneNumberCheck.from_check(check_mobile(input, country_code))
-
-
-async def rule_page(session, stmt, rule, first, after):
-    """Filter by a phone rule in Python, paging the survivors by the same keyset as SQL."""
-    size = page_size(first)
-    total = sum(1 for c in (await session.exec(stmt)).all() if rule(c))
-    ordered = CONTACT_ORDER.order(CONTACT_ORDER.after(stmt, after))
-    matching = [c for c in (await session.exec(ordered)).all() if rule(c)]
-    rows = matching[:size]
-    end = CONTACT_ORDER.cursor(rows[-1].name, rows[-1].id) if rows else None
-    return total, rows, PageInfo(has_next_page=len(matching) > size, end_cursor=end)

@@ -12,12 +12,12 @@ from models import Client as ClientRow
 from models import Job as JobRow
 from models import TimeEntry as TimeEntryRow
 from models.periods import MAX_PERIOD, MAX_PERIOD_ROWS, in_period
+from models.search import like
 from schema.appointments import Job, TimeEntry
 from schema.context import Info
 from schema.ids import optional_row_id, row_id
 from schema.pagination import Keyset, PageInfo, fetch_page
 from schema.permissions import IsAuthenticated, coded_errors
-from schema.queries.clients import like
 
 
 @strawberry.input

@@ -1,0 +1,30 @@
+"""Searching the grids for text anywhere in a column (`%…%`), and the indexes that make it fast.
+
+A `LIKE '%…%'` can use no ordinary index. On PostgreSQL each searched column has a trigram index
+(pg_trgm, GIN), which ILIKE uses for patterns of three characters or more; shorter ones match
+so much that reading in order and stopping at a page is as fast. SQLite reads the table.
+"""
+
+from __future__ import annotations
+
+# (table, column) of every column a grid searches; on PostgreSQL each has the index
+# trigram_index names (migration 0006), which the models cannot declare for one database only.
+TRIGRAM_COLUMNS = (
+    ("client", "name"),
+    ("contact", "name"),
+    ("contact", "phone"),
+    ("contact", "mobile"),
+    ("contact", "sms_number"),
+    ("sms_message", "to_number"),
+    ("sms_message", "body"),
+)
+
+
+def trigram_index(table: str, column: str) -> str:
+    return f"ix_{table}_{column}_trigram"
+
+
+def like(text: str) -> str:
+    """The pattern for text anywhere in a column, its wildcards escaped (ESCAPE '\\')."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
