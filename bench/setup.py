@@ -43,9 +43,9 @@ ONE_WEEK = timedelta(days=7)
 
 
 @contextlib.contextmanager
-def database(url: str | None, name: str) -> Iterator[str]:
+def database(url: str | None, name: str, keep: bool = False) -> Iterator[str]:
     """A migrated, empty database for one run: a temp SQLite file, or `name` on the PostgreSQL
-    server of `url` (created here, dropped afterwards)."""
+    server of `url` (created here, dropped afterwards unless `keep`)."""
     if not url:
         folder = Path(tempfile.mkdtemp(prefix=f"{name}-"))
         try:
@@ -71,12 +71,13 @@ def database(url: str | None, name: str) -> Iterator[str]:
         migrations.upgrade(bench_url)
         yield bench_url
     finally:
-        asyncio.run(
-            _admin(
-                admin.render_as_string(hide_password=False),
-                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+        if not keep:
+            asyncio.run(
+                _admin(
+                    admin.render_as_string(hide_password=False),
+                    f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                )
             )
-        )
 
 
 async def _admin(url: str, *statements: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from sqlalchemy import or_, true
-from sqlmodel import col, exists, select
+from sqlmodel import col, select
 
 from models import Client as ClientRow
 from models import Contact as ContactRow
@@ -91,9 +91,8 @@ def contacts_matching(filter: ContactFilter | None):
     elif category is ContactCategoryEnum.SMS_DIFFERS_FROM_MOBILE:
         stmt = stmt.where(ContactRow.sms_differs_from_mobile == true())
     elif category is ContactCategoryEnum.OPTED_OUT:
-        stmt = stmt.where(
-            exists().where(OptOut.number == ContactRow.sms_number, OptOut.opted_out == true())
-        )
+        opted_out = select(OptOut.number).where(OptOut.opted_out == true())
+        stmt = stmt.where(col(ContactRow.sms_number).in_(opted_out))
     return stmt
 
 

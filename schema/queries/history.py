@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from sqlalchemy import or_, union
+from sqlalchemy import union
 from sqlalchemy.sql import ColumnElement
-from sqlmodel import col, exists, select
+from sqlmodel import col, select
 
 from models import Client as ClientRow
 from models import Contact as ContactRow
@@ -87,15 +87,14 @@ def messages_matching(filter: SmsMessageFilter | None):
         stmt = stmt.where(SmsMessageRow.client_id == row_id(filter.client_id, "clientId"))
     if filter.appointment_id is not None:
         appointment_id = row_id(filter.appointment_id, "appointmentId")
-        stmt = stmt.where(
-            or_(
-                SmsMessageRow.appointment_id == appointment_id,
-                exists().where(
-                    SmsMessageAppointment.message_id == SmsMessageRow.id,
-                    SmsMessageAppointment.appointment_id == appointment_id,
-                ),
-            )
+        # A message names one appointment; a reminder's links name every visit it covered.
+        about = union(
+            select(SmsMessageRow.id).where(SmsMessageRow.appointment_id == appointment_id),
+            select(SmsMessageAppointment.message_id).where(
+                SmsMessageAppointment.appointment_id == appointment_id
+            ),
         )
+        stmt = stmt.where(col(SmsMessageRow.id).in_(about))
     if filter.search and filter.search.strip():
         stmt = stmt.where(col(SmsMessageRow.id).in_(searched(like(filter.search))))
     return stmt
