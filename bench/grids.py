@@ -368,6 +368,12 @@ async def build(
             "FROM contact WHERE id % 97 = 0 AND sms_number IS NOT NULL"
         )
     )
+    await connection.execute(
+        text(
+            f"UPDATE contact SET opted_out = {true} WHERE sms_number IN "
+            f"(SELECT number FROM opt_out WHERE opted_out = {true})"
+        )
+    )
     jobs = max(1, messages // 20)
     await connection.execute(
         text(

@@ -30,15 +30,18 @@ SET_NUMBER = (
     .where(CONTACTS.c.id == bindparam("contact_id"), CONTACTS.c.sms_number.is_(None))
     .values(sms_number=bindparam("number"))
 )
-# Since revision 0006 the facts the phone rules give about a contact's numbers are stored too;
-# the migrations before it (0002 runs this step) have no such columns.
+# Since revision 0006 the facts the phone rules give about a contact's numbers, and whether its
+# SMS number opted out, are stored too; the migrations before it (0002 runs this step) have no
+# such columns.
 CONTACTS_WITH_FACTS = sa.table(
     "contact",
     sa.column("id", sa.Integer),
     sa.column("sms_number", sa.String),
     sa.column("invalid_number", sa.Boolean),
     sa.column("sms_differs_from_mobile", sa.Boolean),
+    sa.column("opted_out", sa.Boolean),
 )
+OPT_OUTS = sa.table("opt_out", sa.column("number", sa.String), sa.column("opted_out", sa.Boolean))
 SET_NUMBER_AND_FACTS = (
     sa.update(CONTACTS_WITH_FACTS)
     .where(
@@ -49,6 +52,9 @@ SET_NUMBER_AND_FACTS = (
         sms_number=bindparam("number"),
         invalid_number=bindparam("invalid"),
         sms_differs_from_mobile=bindparam("differs"),
+        opted_out=sa.exists().where(
+            OPT_OUTS.c.number == bindparam("number"), OPT_OUTS.c.opted_out == sa.true()
+        ),
     )
 )
 

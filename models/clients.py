@@ -46,6 +46,9 @@ class Contact(SQLModel, table=True):
             "active = 1 AND sms_number IS NULL",
             "active AND sms_number IS NULL",
         ),
+        grid_index(
+            "ix_contact_grid_opted_out", "active = 1 AND opted_out = 1", "active AND opted_out"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -62,3 +65,5 @@ class Contact(SQLModel, table=True):
     # (models.contact_numbers.keep_number_facts), by the backfill and by migration 0006.
     invalid_number: bool = False
     sms_differs_from_mobile: bool = False
+    # Whether the SMS number has opted out (models.opt_outs keeps it, with the opt-out itself).
+    opted_out: bool = False

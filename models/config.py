@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     websocket_init_timeout_seconds: float = 10.0
     # Run an arq worker inside the API process; `serve` turns it on with its embedded Redis.
     embedded_worker: bool = False
+    # With `serve --workers N`, a file the API processes lock to choose the one that runs the
+    # embedded worker; `serve` sets it.
+    embedded_worker_lock: str = ""
     # Log lines for people ("text") or for a log pipeline, one JSON object a line ("json").
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 # Registers what every flush does: checks the text it writes (lengths, NUL, valid Unicode) and
-# keeps the stored facts about contacts' numbers in step with them.
-from models import contact_numbers, input_limits  # noqa: F401
+# keeps the stored facts about contacts' numbers (the phone rules', their opt-out) in step.
+from models import contact_numbers, input_limits, opt_outs  # noqa: F401
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -6,10 +6,13 @@ import re
 from datetime import datetime
 from enum import Enum
 
+from sqlalchemy import event, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import select
 
+from models.clients import Contact
 from models.enums import OptOutMethod
 from models.provider_errors import STOPPED_BY_RECIPIENT
 from models.sms import OptOut
@@ -65,6 +68,38 @@ async def record_keyword(
     else:
         row.opted_out, row.opted_in_at = False, now
     return row
+
+
+@event.listens_for(Session, "after_flush")
+def opt_contacts_out(session: Session, flush_context) -> None:
+    """An opt-out written, changed or removed reaches every contact with that SMS number, as the
+    Contact Bulk Updates grid's category lists them."""
+    contacts = Contact.__table__
+    changed = [
+        (row, row.opted_out) for row in (*session.new, *session.dirty) if isinstance(row, OptOut)
+    ]
+    changed += [(row, False) for row in session.deleted if isinstance(row, OptOut)]
+    for row, opted_out in changed:
+        session.execute(
+            update(contacts).where(contacts.c.sms_number == row.number).values(opted_out=opted_out)
+        )
+
+
+@event.listens_for(Session, "before_flush")
+def keep_contacts_opted_out(session: Session, flush_context, instances) -> None:
+    """A contact given an SMS number takes that number's opt-out with it, whatever set it."""
+    for contact in (*session.new, *session.dirty):
+        if not isinstance(contact, Contact):
+            continue
+        if contact in session.dirty and not inspect(contact).attrs.sms_number.history.has_changes():
+            continue
+        opted_out = (
+            contact.sms_number is not None
+            and session.execute(
+                select(OptOut.opted_out).where(OptOut.number == contact.sms_number)
+            ).scalar()
+        )
+        contact.opted_out = bool(opted_out)
 
 
 async def record_refusal(

@@ -80,10 +80,15 @@ class Keyset(Generic[T]):
             is_datetime,
         )
 
-    def order(self, stmt: Select) -> Select:
+    def order(self, stmt: Select, sort_matches: bool = False) -> Select:
+        """In keyset order. With `sort_matches` the sort value is ordered as an expression
+        (`name || ''`, the same order), which no index gives: the database finds the matching
+        rows first (a search's own index) and sorts them, instead of reading the whole table in
+        index order for the few that match, which it may guess to be cheaper."""
+        sort = self.sort.concat("") if sort_matches else self.sort
         if self.descending:
-            return stmt.order_by(self.sort.desc(), self.id.desc())
-        return stmt.order_by(self.sort, self.id)
+            return stmt.order_by(sort.desc(), self.id.desc())
+        return stmt.order_by(sort, self.id)
 
     def after(self, stmt: Select, cursor: str | None) -> Select:
         if not cursor:
@@ -98,17 +103,21 @@ class Keyset(Generic[T]):
 
 
 async def fetch_page(
-    session, stmt: Select, keyset: Keyset, first: int | None, after: str | None, sort_key: str
+    session,
+    stmt: Select,
+    keyset: Keyset,
+    first: int | None,
+    after: str | None,
+    sort_key: str,
+    searched: bool = False,
 ) -> tuple[int, Sequence[Any], PageInfo]:
-    """Total count of `stmt`, one page of its rows (ORM entities), and where the page ends."""
+    """Total count of `stmt`, one page of its rows (ORM entities), and where the page ends.
+    `searched`: `stmt` looks for text, whose matches its index finds (Keyset.order)."""
     size = page_size(first)
     total = await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))
     total_count = total.scalar_one()
-    rows = (
-        (await session.execute(keyset.order(keyset.after(stmt, after)).limit(size + 1)))
-        .scalars()
-        .all()
-    )
+    page = keyset.order(keyset.after(stmt, after), sort_matches=searched).limit(size + 1)
+    rows = (await session.execute(page)).scalars().all()
     has_next = len(rows) > size
     rows = rows[:size]
     end = keyset.cursor(getattr(rows[-1], sort_key), rows[-1].id) if rows else None

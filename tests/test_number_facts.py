@@ -1,7 +1,8 @@
 """The facts the phone rules give about a contact's numbers (an invalid number; an SMS number
-other than the mobile's) are stored, so the Contact Bulk Updates grid filters and counts them in
-SQL. They must follow the numbers whichever way the numbers change: the forms, the grid's
-inline edits, the copy buttons, the backfill, and migration 0006 for contacts from before it."""
+other than the mobile's) and whether its SMS number opted out are stored, so the Contact Bulk
+Updates grid filters and counts them in SQL. They must follow the numbers whichever way the
+numbers change (the forms, the grid's inline edits, the copy buttons, the backfill, migration
+0006 for contacts from before it) and the opt-outs however they come."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from sqlmodel import select
 
 import migrations
 from models import Contact
+from models.columns import utcnow
 from models.contact_numbers import has_invalid_number, sms_differs_from_mobile
+from models.opt_outs import Keyword, record_keyword
 from tests.test_api_contacts import (
     COPY_TO_SMS,
     CREATE_CONTACT,
@@ -98,6 +101,8 @@ async def test_migration_0006_works_out_the_facts_of_contacts_from_before_it(
         await sql(url, "INSERT INTO contact (client_id, name, active, mobile, sms_number) "
                        "VALUES (1, :name, true, :mobile, :sms)",
                   name=f"Contact {n}", mobile=mobile, sms=sms)
+    await sql(url, "INSERT INTO opt_out (number, opted_out, method, opted_out_at) "
+                   "VALUES ('+64215550195', true, 'KEYWORD', CURRENT_TIMESTAMP)")
 
     # When it is migrated
     upgraded = await cli("migrate")
@@ -110,6 +115,7 @@ async def test_migration_0006_works_out_the_facts_of_contacts_from_before_it(
         as_the_rules_say(Contact(name="", client_id=1, mobile=mobile, sms_number=sms))
         for mobile, sms, _, _ in rows]
     assert any(invalid for _, _, invalid, _ in rows) and any(d for *_, d in rows)
+    assert await sql(url, "SELECT sms_number FROM contact WHERE opted_out") == [("+64215550195",)]
 
 
 async def test_the_backfill_by_hand_stores_the_facts_of_the_numbers_it_sets(
@@ -121,9 +127,12 @@ async def test_the_backfill_by_hand_stores_the_facts_of_the_numbers_it_sets(
                    "VALUES (1, 'Harbourside Cafe', true, false)")
     for n, (mobile, _) in enumerate(NUMBERS):
         await sql(url, "INSERT INTO contact (client_id, name, active, phone, mobile, "
-                       "invalid_number, sms_differs_from_mobile) "
-                       "VALUES (1, :name, true, '021 555 0170', :mobile, false, false)",
+                       "invalid_number, sms_differs_from_mobile, opted_out) "
+                       "VALUES (1, :name, true, '021 555 0170', :mobile, false, false, false)",
                   name=f"Contact {n}", mobile=mobile)
+
+    await sql(url, "INSERT INTO opt_out (number, opted_out, method, opted_out_at) "
+                   "VALUES ('+64215550170', true, 'KEYWORD', CURRENT_TIMESTAMP)")
 
     # When backfill-sms-numbers sets them
     assert (await cli("backfill-sms-numbers")).status == 0
@@ -136,3 +145,50 @@ async def test_the_backfill_by_hand_stores_the_facts_of_the_numbers_it_sets(
         as_the_rules_say(Contact(name="", client_id=1, mobile=mobile, sms_number=sms))
         for mobile, sms, _, _ in rows]
     assert any(differs for *_, differs in rows)
+    opted_out = await sql(url, "SELECT id FROM contact WHERE opted_out ORDER BY id")
+    assert opted_out and opted_out == await sql(
+        url, "SELECT id FROM contact WHERE sms_number = '+64215550170' ORDER BY id")
+
+
+async def opted_out_names(office) -> list[str]:
+    return sorted(await grid(office, category="OPTED_OUT"))
+
+
+async def reply(sessions, number: str, word: Keyword) -> None:
+    async with sessions.begin() as session:
+        await record_keyword(session, number, word, utcnow())
+
+
+async def test_the_opted_out_category_follows_opt_outs_and_number_changes(office, demo):
+    # Given two contacts with numbers, one of them opted out by replying STOP
+    client = await client_id(office, "Harbourside")
+    for name, mobile in (("Ana", "021 555 0181"), ("Ben", "021 555 0182")):
+        created = await office.ok(CREATE_CONTACT, {"input": {
+            "clientId": client, "name": name, "mobile": mobile}})
+        assert created["createContact"]["errors"] == []
+    await reply(demo, "+64215550181", Keyword.OPT_OUT)
+    assert await opted_out_names(office) == ["Ana"]
+
+    # When Ben takes Ana's number, and Ana another
+    ben, ana = await contact_named(demo, "Ben"), await contact_named(demo, "Ana")
+    await office.ok(UPDATE_NUMBER, {"id": ben, "field": "MOBILE", "value": "021 555 0181"})
+    await office.ok(UPDATE_NUMBER, {"id": ana, "field": "MOBILE", "value": "021 555 0183"})
+
+    # Then the number's opt-out went with it
+    assert await opted_out_names(office) == ["Ben"]
+
+    # And replying START takes the number out of the category, STOP puts it back
+    await reply(demo, "+64215550181", Keyword.OPT_IN)
+    assert await opted_out_names(office) == []
+    await reply(demo, "+64215550181", Keyword.OPT_OUT)
+    assert await opted_out_names(office) == ["Ben"]
+    await assert_opted_out_follows_opt_outs(demo)
+
+
+async def assert_opted_out_follows_opt_outs(sessions) -> None:
+    from models import OptOut
+
+    async with sessions() as session:
+        out = set((await session.exec(select(OptOut.number).where(OptOut.opted_out))).all())
+    for contact in await every_contact(sessions):
+        assert contact.opted_out is (contact.sms_number in out), contact.name

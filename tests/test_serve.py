@@ -16,9 +16,10 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from api.cli import startup_lines
+from api.cli import default_processes, startup_lines
 from api.webhooks import signature
 from models.config import Settings
+from tests.worker_process import eventually
 
 REPO = Path(__file__).resolve().parents[1]
 READY = "Uvicorn running on"
@@ -65,9 +66,12 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve(tmp_path: Path, **environment: str) -> AsyncIterator[Served]:
+async def serve(
+    tmp_path: Path, options: tuple[str, ...] = (), **environment: str
+) -> AsyncIterator[Served]:
     """`serve --port P` on a SQLite file in tmp_path (and its own Redis), until it says it is
-    ready; stopped with SIGINT, as Ctrl-C would, at the end."""
+    ready; what it writes after that is added to its lines as it comes. Stopped with SIGINT, as
+    Ctrl-C would, at the end."""
     port = free_port()
     env = {
         key: value
@@ -89,6 +93,7 @@ async def serve(tmp_path: Path, **environment: str) -> AsyncIterator[Served]:
         "--port",
         str(port),
         "--no-seed",
+        *options,
         cwd=tmp_path,
         env=env,
         stdin=asyncio.subprocess.DEVNULL,
@@ -96,14 +101,23 @@ async def serve(tmp_path: Path, **environment: str) -> AsyncIterator[Served]:
         stderr=asyncio.subprocess.STDOUT,
     )
     lines: list[str] = []
+    reading: asyncio.Task | None = None
     try:
         async with asyncio.timeout(60):
             while READY not in (lines[-1] if lines else ""):
                 line = await process.stdout.readline()
                 assert line, "serve ended before it was ready:\n" + "\n".join(lines)
                 lines.append(line.decode().rstrip())
+
+        async def read_on() -> None:
+            while line := await process.stdout.readline():
+                lines.append(line.decode().rstrip())
+
+        reading = asyncio.create_task(read_on())
         yield Served(port, lines)
     finally:
+        if reading is not None:
+            reading.cancel()
         if process.returncode is None:
             process.send_signal(signal.SIGINT)
             try:
@@ -247,3 +261,45 @@ def test_public_base_url_is_kept_when_set(monkeypatch):
     settings = Settings(_env_file=None).listening_on("127.0.0.1", 8123)
 
     assert settings.public_base_url == "https://sms.example.com"
+
+
+async def test_serve_with_two_processes_counts_across_both_and_runs_one_worker(tmp_path):
+    async with serve(tmp_path, ("--workers", "2")) as served:
+        # Given both API processes up
+        def both_started() -> bool:
+            return sum("Started server process" in line for line in served.lines) == 2
+
+        await eventually(both_started, 30, "both API processes started")
+        assert served.line("API processes:") == "2"
+
+        # When 20 requests come, each on a connection of its own (either process may take it)
+        async def ask(query: str) -> httpx.Response:
+            async with httpx.AsyncClient(base_url=served.address) as http:
+                return await http.post("/graphql", json={"query": query})
+
+        for _ in range(20):
+            assert (await ask("query Me { me { id } }")).status_code == 200
+
+        # Then every scrape, whichever process answers it, counts all 20
+        scrapes = []
+        for _ in range(10):
+            async with httpx.AsyncClient(base_url=served.address) as http:
+                scrapes.append((await http.get("/metrics")).text)
+        counted = {
+            next(line for line in text.splitlines()
+                 if line.startswith('timetrak_graphql_request_seconds_count{operation="Me"}'))
+            for text in scrapes
+        }
+        assert counted == {'timetrak_graphql_request_seconds_count{operation="Me"} 20.0'}
+
+    # And only one of them ran the embedded worker
+    assert sum("Starting worker for" in line for line in served.lines) == 1, served.lines
+
+
+@pytest.mark.parametrize(("environment", "processes"), [
+    ("production", len(os.sched_getaffinity(0))), ("development", 1), ("test", 1)])
+def test_serve_runs_a_process_per_core_in_production_and_one_otherwise(environment, processes):
+    settings = Settings(environment=environment, database_url="sqlite:///x.db",
+                        redis_url="redis://127.0.0.1:6379/0", _env_file=None)
+
+    assert default_processes(settings) == processes

@@ -1,6 +1,6 @@
-"""Grids at a million rows: the phone rules' facts about each contact's numbers stored, an index
-per Contact Bulk Updates category, keyset-order indexes for the history, and on PostgreSQL
-trigram indexes for searching text anywhere in a column
+"""Grids at a million rows: the phone rules' facts about each contact's numbers and its opt-out
+stored, an index per Contact Bulk Updates category, keyset-order indexes for the history, and on
+PostgreSQL trigram indexes for searching text anywhere in a column
 
 Revision ID: 0006
 Revises: 0005
@@ -28,8 +28,10 @@ CONTACT_GRID = (
      "active AND sms_differs_from_mobile"),
     ("ix_contact_grid_missing_sms_number", "active = 1 AND sms_number IS NULL",
      "active AND sms_number IS NULL"),
+    ("ix_contact_grid_opted_out", "active = 1 AND opted_out = 1", "active AND opted_out"),
 )
-# The columns the grids search, as models.search.TRIGRAM_COLUMNS had them at this revision.
+# The columns the grids search, as models.search.TRIGRAM_COLUMNS had them at this revision;
+# indexed lower-cased, as models.search.holds searches them, so no `=` on a column takes them.
 TRIGRAM_COLUMNS = (
     ("client", "name"),
     ("contact", "name"),
@@ -42,11 +44,15 @@ TRIGRAM_COLUMNS = (
 
 
 def upgrade() -> None:
-    for column in ("invalid_number", "sms_differs_from_mobile"):
+    for column in ("invalid_number", "sms_differs_from_mobile", "opted_out"):
         op.add_column(
             "contact", sa.Column(column, sa.Boolean(), nullable=False, server_default=sa.false())
         )
     fill_number_facts()
+    op.execute(
+        "UPDATE contact SET opted_out = true WHERE sms_number IN "
+        "(SELECT number FROM opt_out WHERE opted_out = true)"
+    )
     for name, sqlite, postgresql in CONTACT_GRID:
         op.create_index(
             name, "contact", ["name", "id"],
@@ -63,7 +69,7 @@ def upgrade() -> None:
         for table, column in TRIGRAM_COLUMNS:
             op.execute(
                 f"CREATE INDEX ix_{table}_{column}_trigram ON {table} "
-                f"USING gin ({column} gin_trgm_ops)"
+                f"USING gin (lower({column}) gin_trgm_ops)"
             )
 
 
@@ -115,5 +121,6 @@ def downgrade() -> None:
     for name, _, _ in CONTACT_GRID:
         op.drop_index(name, table_name="contact")
     with op.batch_alter_table("contact") as batch:
+        batch.drop_column("opted_out")
         batch.drop_column("sms_differs_from_mobile")
         batch.drop_column("invalid_number")

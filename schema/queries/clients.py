@@ -8,11 +8,10 @@ from sqlmodel import col, select
 
 from models import Client as ClientRow
 from models import Contact as ContactRow
-from models import OptOut
 from models.access import require_edit_contact
 from models.enums import ContactCategory as ContactCategoryEnum
 from models.phone import check_mobile
-from models.search import like
+from models.search import holds, like, searching
 from schema.clients import Client, Contact, PhoneNumberCheck
 from schema.context import Info
 from schema.ids import row_id
@@ -53,8 +52,8 @@ def clients_matching(filter: ClientFilter | None):
     stmt = select(ClientRow)
     if filter is None:
         return stmt
-    if filter.search and filter.search.strip():
-        stmt = stmt.where(col(ClientRow.name).ilike(like(filter.search), escape="\\"))
+    if searching(filter.search):
+        stmt = stmt.where(holds(ClientRow.name, like(filter.search)))
     if filter.active is not None:
         stmt = stmt.where(ClientRow.active == filter.active)
     if filter.sms_reminders is not None:
@@ -69,21 +68,10 @@ CONTACT_ORDER = Keyset(col(ContactRow.name), col(ContactRow.id))
 def contacts_matching(filter: ContactFilter | None):
     category = (filter.category if filter else None) or ContactCategoryEnum.ALL
     stmt = select(ContactRow).where(ContactRow.active == true())
-    if filter and filter.search and filter.search.strip():
+    if filter and searching(filter.search):
         pattern = like(filter.search)
-        stmt = stmt.where(
-            or_(
-                *(
-                    col(c).ilike(pattern, escape="\\")
-                    for c in (
-                        ContactRow.name,
-                        ContactRow.phone,
-                        ContactRow.mobile,
-                        ContactRow.sms_number,
-                    )
-                )
-            )
-        )
+        searched = (ContactRow.name, ContactRow.phone, ContactRow.mobile, ContactRow.sms_number)
+        stmt = stmt.where(or_(*(holds(column, pattern) for column in searched)))
     if category is ContactCategoryEnum.MISSING_SMS_NUMBER:
         stmt = stmt.where(col(ContactRow.sms_number).is_(None))
     elif category is ContactCategoryEnum.INVALID_NUMBER:
@@ -91,8 +79,7 @@ def contacts_matching(filter: ContactFilter | None):
     elif category is ContactCategoryEnum.SMS_DIFFERS_FROM_MOBILE:
         stmt = stmt.where(ContactRow.sms_differs_from_mobile == true())
     elif category is ContactCategoryEnum.OPTED_OUT:
-        opted_out = select(OptOut.number).where(OptOut.opted_out == true())
-        stmt = stmt.where(col(ContactRow.sms_number).in_(opted_out))
+        stmt = stmt.where(ContactRow.opted_out == true())
     return stmt
 
 
@@ -115,7 +102,13 @@ class ClientsQuery:
     ) -> ClientConnection:
         async with info.context.sessions() as session:
             total, rows, page = await fetch_page(
-                session, clients_matching(filter), CLIENT_ORDER, first, after, "name"
+                session,
+                clients_matching(filter),
+                CLIENT_ORDER,
+                first,
+                after,
+                "name",
+                searched=searching(filter and filter.search),
             )
         info.context.loaders.prime(ClientRow, rows)
         return ClientConnection(
@@ -145,7 +138,13 @@ class ClientsQuery:
         require_edit_contact(profile)
         async with info.context.sessions() as session:
             total, rows, page = await fetch_page(
-                session, contacts_matching(filter), CONTACT_ORDER, first, after, "name"
+                session,
+                contacts_matching(filter),
+                CONTACT_ORDER,
+                first,
+                after,
+                "name",
+                searched=searching(filter and filter.search),
             )
         info.context.loaders.prime(ContactRow, rows)
         return ContactConnection(

@@ -18,7 +18,7 @@ from models.alerts import RECENT_FAILURES, FailureAlert, failure_alert
 from models.columns import utcnow
 from models.enums import RecipientKind
 from models.enums import SmsStatus as SmsStatusEnum
-from models.search import like
+from models.search import holds, like, searching
 from schema.context import Info
 from schema.ids import row_id
 from schema.messages import SmsMessage, SmsSource, SmsStatus
@@ -95,7 +95,7 @@ def messages_matching(filter: SmsMessageFilter | None):
             ),
         )
         stmt = stmt.where(col(SmsMessageRow.id).in_(about))
-    if filter.search and filter.search.strip():
+    if searching(filter.search):
         stmt = stmt.where(col(SmsMessageRow.id).in_(searched(like(filter.search))))
     return stmt
 
@@ -107,7 +107,7 @@ def searched(pattern: str):
     message = SmsMessageRow
 
     def has(column) -> ColumnElement[bool]:
-        return col(column).ilike(pattern, escape="\\")
+        return holds(column, pattern)
 
     return union(
         select(message.id).where(has(message.to_number)),

@@ -12,7 +12,7 @@ from models import Client as ClientRow
 from models import Job as JobRow
 from models import TimeEntry as TimeEntryRow
 from models.periods import MAX_PERIOD, MAX_PERIOD_ROWS, in_period
-from models.search import like
+from models.search import holds, like
 from schema.appointments import Job, TimeEntry
 from schema.context import Info
 from schema.ids import optional_row_id, row_id
@@ -48,8 +48,8 @@ def jobs_matching(filter: JobFilter | None):
         pattern = like(filter.search)
         stmt = stmt.join(ClientRow, col(ClientRow.id) == JobRow.client_id).where(
             or_(
-                col(JobRow.title).ilike(pattern, escape="\\"),
-                col(ClientRow.name).ilike(pattern, escape="\\"),
+                holds(JobRow.title, pattern),
+                holds(ClientRow.name, pattern),
             )
         )
     return stmt
