@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import gc
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import IO, Any
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
@@ -25,7 +26,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
-from api import graphiql, request_json, telemetry
+from api import graphiql, logs, metrics, request_json, telemetry
 from api.auth import (
     BearerTokenBackend,
     SignedInUser,
@@ -94,6 +95,26 @@ def tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+
+
+# The lock that makes this process the one with the embedded worker, held while it lives.
+_WORKER_LOCK: list[IO] = []
+
+
+def runs_the_embedded_worker(settings: Settings) -> bool:
+    """Of `serve --workers N`'s processes, the one that locks EMBEDDED_WORKER_LOCK first; one
+    worker on the embedded Redis is enough, and one that dies frees the lock for the process
+    uvicorn starts in its place. A single process needs no lock."""
+    if not settings.embedded_worker_lock:
+        return True
+    handle = open(settings.embedded_worker_lock, "a")  # noqa: SIM115 (held for the process)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return False
+    _WORKER_LOCK.append(handle)
+    return True
 
 
 def start_worker(services: Services) -> SteadyWorker:
@@ -177,6 +198,14 @@ class GraphQLApp(GraphQL):
         context.user, context.profile = signed.user, signed.profile
 
 
+def served() -> Starlette:
+    """The app as `timetrak-sms serve` runs it, in each of its API processes: logging set up as
+    the command sets it, which a process started by `serve --workers` has not inherited."""
+    settings = get_settings()
+    logs.configure(settings.log_format, settings.log_level)
+    return create_app(settings)
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     """The app; given `services` it uses them as they are, else it opens its own in the lifespan."""
     settings = services.settings if services else settings or get_settings()
@@ -193,7 +222,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             yield
             return
         holder["services"] = opened = await open_services(settings)
-        worker = start_worker(opened) if settings.embedded_worker else None
+        first = settings.embedded_worker and runs_the_embedded_worker(settings)
+        worker = start_worker(opened) if first else None
         tune_garbage_collector()
         try:
             yield
@@ -201,6 +231,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             if worker is not None:
                 await worker.close()
             await close_services(opened)
+            metrics.process_ended()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import getpass
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -67,16 +69,50 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["PUBLIC_BASE_URL"] = settings.listening_on(args.host, args.port).public_base_url
         if embedded is not None:
             os.environ["EMBEDDED_WORKER"] = "true"
+        processes = args.workers or default_processes(settings)
+        shared = share_between_processes() if processes > 1 else None
         get_settings.cache_clear()
-        for line in startup_lines(get_settings(), local_address(args.host, args.port), embedded):
+        lines = startup_lines(get_settings(), local_address(args.host, args.port), embedded)
+        for line in [*lines, f"API processes: {processes}"]:
             print(line, file=sys.stderr)
         uvicorn.run(
-            "api.app:create_app", factory=True, host=args.host, port=args.port, log_config=None
+            "api.app:served",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            workers=processes,
         )
     finally:
         if embedded is not None:
             embedded.stop()
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
     return 0
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def default_processes(settings: Settings) -> int:
+    """One API process per core in production; one in development, where a single process is
+    easier to follow and reloads faster."""
+    return len(os.sched_getaffinity(0)) if settings.production else 1
+
+
+def share_between_processes() -> str:
+    """A folder for what the API processes share: their Prometheus counts, and the lock that
+    chooses the one with the embedded worker. Removed when `serve` stops."""
+    folder = tempfile.mkdtemp(prefix="timetrak-sms-serve-")
+    metrics = os.path.join(folder, "metrics")
+    os.mkdir(metrics)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
+    os.environ["EMBEDDED_WORKER_LOCK"] = os.path.join(folder, "embedded-worker.lock")
+    return folder
 
 
 def startup_lines(settings: Settings, address: str, embedded: EmbeddedRedis | None) -> list[str]:
@@ -284,6 +320,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--host", default="127.0.0.1")
     sub.add_argument("--port", type=int, default=8000)
     sub.add_argument("--no-seed", action="store_true", help="Do not add the demo data.")
+    sub.add_argument(
+        "--workers",
+        type=positive,
+        help="API processes (default: one per core in production, one otherwise); with the "
+        "embedded Redis, only one of them runs the worker.",
+    )
     sub = command("worker", worker, "Migrate, then run the arq worker (needs REDIS_URL).")
     sub.add_argument(
         "--metrics-port",

@@ -10,19 +10,27 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest, make_wsgi_app
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    make_wsgi_app,
+    multiprocess,
+)
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from api.auth import bearer_token
 from models.config import Settings
-from models.metrics import measure_queue_depth
+from models.metrics import QUEUE_DEPTH, measure_queue_depth
 
 log = logging.getLogger("timetrak_sms.metrics")
 
@@ -50,9 +58,33 @@ def metrics_endpoint(services: Callable) -> Callable:
         # The database away leaves the gauge out; the counters are still worth reading.
         with contextlib.suppress(Exception):
             await measure_queue_depth(current.sessions)
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(scraped()), media_type=CONTENT_TYPE_LATEST)
 
     return metrics
+
+
+def shared_across_processes() -> bool:
+    """`serve --workers N` runs N API processes, each counting what it did: they write their
+    counts to files in PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode, set up by
+    `serve`), and whichever process answers a scrape adds them all up."""
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def scraped() -> CollectorRegistry:
+    """What a scrape reports: this process's metrics, or every API process's, and the queue
+    depth this process just measured."""
+    if not shared_across_processes():
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(QUEUE_DEPTH)
+    return registry
+
+
+def process_ended() -> None:
+    """An API process stopping: its live gauges leave the sum (its counts stay)."""
+    if shared_across_processes():
+        multiprocess.mark_process_dead(os.getpid())
 
 
 class _Server(ThreadingMixIn, WSGIServer):

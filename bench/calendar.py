@@ -209,6 +209,21 @@ def over_http(
     return runs
 
 
+def serve_workers(
+    url: str, users: dict[int, SignedIn], size: int, args: argparse.Namespace, workers: int
+) -> dict[str, Any]:
+    """The same load on the service as deployed with `serve --workers N`."""
+    with servers(
+        {"graphql": "api.app:served"},
+        url,
+        log_prefix=f"calendar-serve-{workers}",
+        serve_workers=workers,
+    ) as running:
+        server = running["graphql"]
+        print(f"  serve --workers {workers}: {args.concurrency} clients ...", flush=True)
+        return measure(server, load_spec(f"{server.base}/graphql", users[size], size, args))
+
+
 def profile(
     url: str, users: dict[int, SignedIn], size: int, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -312,6 +327,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="A postgresql:// server; default a temp SQLite.")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument(
+        "--serve-workers",
+        type=int,
+        nargs="*",
+        default=[],
+        help="Also measure `timetrak-sms serve --workers N` for each N given (e.g. 1 2).",
+    )
+    parser.add_argument(
         "--graphql-app",
         default="api.app:create_app",
         help="The GraphQL app factory to serve (module:function), for trying "
@@ -344,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         profiled = (
             None if args.no_profile or args.quick else profile(url, users, args.appointments, args)
         )
+        served = {
+            n: serve_workers(url, users, args.appointments, args, n) for n in args.serve_workers
+        }
 
     graphql, baseline = runs["graphql"], runs["baseline"]
     ratio = graphql["requests_per_second"] / max(baseline["requests_per_second"], 1e-9)
@@ -405,6 +430,25 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
     )
+    if served:
+        print()
+        print("`timetrak-sms serve --workers N`, the same load:")
+        print(
+            table(
+                ["API processes", "req/s", "p50 ms", "p99 ms", "server CPU ms/req", "errors"],
+                [
+                    [
+                        n,
+                        r["requests_per_second"],
+                        r["p50_ms"],
+                        r["p99_ms"],
+                        r["server_cpu_ms_per_request"],
+                        r["errors"],
+                    ]
+                    for n, r in served.items()
+                ],
+            )
+        )
     constant = len({c["graphql"] for c in counted.values()}) == 1
     print(f"statements per query constant: {'yes' if constant else 'NO'}; the statements:")
     for statement in counted[args.appointments]["statements"]:
@@ -432,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
             "graphql": graphql,
             "baseline": baseline,
             "ratio": round(ratio, 4),
+            "serve_workers": {str(n): r for n, r in served.items()},
             "ratio_by_server_cpu": round(cpu_ratio, 4),
             "statements_per_query": {
                 str(size): {k: c[k] for k in ("graphql", "baseline")} for size, c in counted.items()

@@ -171,9 +171,35 @@ class Running:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process, all its threads (the SQLite driver's included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User and system CPU time of a process and the processes it started (`serve --workers`'
+    API processes), all their threads (the SQLite driver's included)."""
+    return sum(_own_cpu_seconds(p) for p in [pid, *_descendants(pid)])
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 def measure(running: Running, spec: dict[str, Any]) -> dict[str, Any]:
@@ -208,12 +234,15 @@ def servers(
     *,
     profile_to: Path | None = None,
     log_prefix: str = "server",
+    serve_workers: int | None = None,
 ) -> Iterator[dict[str, Running]]:
     """Each app (name: module:factory) under a uvicorn process of its own, started together;
     yields each one's base URL by name. The logs go to bench/results/PREFIX-NAME.log.
 
     With `profile_to`, the (single) app runs under pyinstrument and saves its session there when
-    stopped (SIGINT, so uvicorn shuts down cleanly and the profiler writes its file).
+    stopped (SIGINT, so uvicorn shuts down cleanly and the profiler writes its file). With
+    `serve_workers`, the (single) app is the service as deployed: `timetrak-sms serve --workers
+    N`, its N API processes behind one port.
     """
     RESULTS.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **SERVER_ENV, "DATABASE_URL": database_url}
@@ -251,6 +280,20 @@ def servers(
                 "--timeout-keep-alive",
                 "120",
             ]
+            if serve_workers is not None:
+                command = [
+                    sys.executable,
+                    "-m",
+                    "api.cli",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(serve_workers),
+                    "--no-seed",
+                ]
             log_path = RESULTS / f"{log_prefix}-{name}.log"
             with open(log_path, "w") as log:
                 process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
