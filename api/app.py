@@ -170,12 +170,15 @@ class GraphQLApp(GraphQL):
         user = request.scope.get("user")
         signed = user if isinstance(user, SignedInUser) else None
         services = self.services()
+        loaders = Loaders(services.sessions, services.settings.time_zone)
+        if signed is not None and signed.company is not None:
+            loaders.prime_company(signed.company)
         return Context(
             request=request,
             response=response,
             sessions=services.sessions,
             settings=services.settings,
-            loaders=Loaders(services.sessions, services.settings.time_zone),
+            loaders=loaders,
             user=signed.user if signed else None,
             profile=signed.profile if signed else None,
             queue=services.queue,

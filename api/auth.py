@@ -13,7 +13,7 @@ from starlette.authentication import (
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
-from models import Profile, User
+from models import GlobalSettings, Profile, User
 from models.accounts import TOKEN_DIGEST_SCOPE_KEY, token_digest, user_for_token
 from models.db import Sessions
 from models.outages import is_outage
@@ -21,9 +21,11 @@ from schema.outages import UNAVAILABLE, UNAVAILABLE_CODE
 
 
 class SignedInUser(BaseUser):
-    def __init__(self, user: User, profile: Profile):
+    def __init__(self, user: User, profile: Profile, company: GlobalSettings | None = None):
         self.user = user
         self.profile = profile
+        # As read with the token, for the request it came with (None: no settings saved yet).
+        self.company = company
 
     @property
     def is_authenticated(self) -> bool:

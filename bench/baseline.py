@@ -47,6 +47,7 @@ from models.config import get_settings
 from models.db import Sessions, create_engine, session_factory
 from models.enums import RecipientKind, SmsSource, SmsStatus
 from models.periods import MAX_PERIOD_ROWS
+from models.phone import is_sms_number
 from models.recipients import Recipient, client_recipient, client_sms_number, contact_recipient
 from models.segments import check_message
 
@@ -104,7 +105,7 @@ def calendar_app(engine: AsyncEngine | None = None) -> Starlette:
             signed = await user_for_token(session, token) if token else None
             if signed is None:
                 return JSONResponse(UNAUTHENTICATED)
-            user, _ = signed
+            user, _, _ = signed
             appointments = await calendar_json(session, user.id, start, end)
         return JSONResponse({"data": {"calendar": appointments}})
 
@@ -226,20 +227,57 @@ def unique(values) -> list:
     return list(dict.fromkeys(values))
 
 
+def sent(message: SmsMessage) -> dict[str, Any]:
+    return {
+        "data": {
+            "sendSms": {
+                "message": {"id": str(message.id), "status": message.status.name},
+                "errors": [],
+            }
+        }
+    }
+
+
+def refusal(code: str) -> dict[str, Any]:
+    return {"data": {"sendSms": {"message": None, "errors": [{"code": code}]}}}
+
+
 def send_sms_app(engine: AsyncEngine | None = None, queue: ArqRedis | None = None) -> Starlette:
     held = Held(engine, queue)
 
     async def send_sms(request: Request) -> JSONResponse:
+        # The reads the same checks need, as few as they can be: the token with its user,
+        # profile and the company's settings; a send already made with this key; the
+        # appointment with its job, client, contact and the recipient's opt-out.
         signed = await signed_in(held.sessions, bearer_token(request.headers.get("authorization")))
         if signed is None:
             return JSONResponse(UNAUTHENTICATED)
+        company = signed.company
+        if not (signed.profile.send_sms_to_client and company and company.sms_enabled):
+            return JSONResponse(refusal("PERMISSION_DENIED"))
         given = (await request.json())["variables"]["input"]
         text = given["body"]
         length = check_message(text)
+        key = given.get("idempotencyKey")
         async with held.sessions.begin() as session:
-            appointment, job, client, contact = (
+            if key:
+                earlier = (
+                    await session.exec(
+                        select(SmsMessage).where(
+                            SmsMessage.sent_by_id == signed.user.id,
+                            SmsMessage.idempotency_key == key,
+                        )
+                    )
+                ).first()
+                if earlier is not None:
+                    return JSONResponse(sent(earlier))
+            number_opted_out = select(OptOut.id).where(
+                OptOut.number == func.coalesce(Contact.sms_number, Client.sms_number),
+                OptOut.opted_out,
+            )
+            appointment, job, client, contact, opted_out = (
                 await session.exec(
-                    select(Appointment, Job, Client, Contact)
+                    select(Appointment, Job, Client, Contact, number_opted_out.exists())
                     .join(Job, col(Job.id) == Appointment.job_id)
                     .join(Client, col(Client.id) == Job.client_id)
                     .outerjoin(Contact, col(Contact.id) == Appointment.contact_id)
@@ -251,6 +289,8 @@ def send_sms_app(engine: AsyncEngine | None = None, queue: ArqRedis | None = Non
                 if contact
                 else (RecipientKind.CLIENT, client.id, client_sms_number(client))
             )
+            if opted_out or not is_sms_number(number):
+                return JSONResponse(refusal("OPTED_OUT" if opted_out else "NO_SMS_NUMBER"))
             message = SmsMessage(
                 to_number=number,
                 body=text,
@@ -270,16 +310,7 @@ def send_sms_app(engine: AsyncEngine | None = None, queue: ArqRedis | None = Non
             await session.flush()
             session.add(SmsMessageAppointment(message_id=message.id, appointment_id=appointment.id))
         await enqueue_send(held.queue, message.id)
-        return JSONResponse(
-            {
-                "data": {
-                    "sendSms": {
-                        "message": {"id": str(message.id), "status": message.status.name},
-                        "errors": [],
-                    }
-                }
-            }
-        )
+        return JSONResponse(sent(message))
 
     return Starlette(
         routes=[Route("/send-sms", send_sms, methods=["POST"]), Route("/healthz", healthz)],

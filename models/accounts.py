@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from models.columns import utcnow
-from models.company import AuthToken, Profile, User
+from models.company import SETTINGS_ID, AuthToken, GlobalSettings, Profile, User
 from models.db import Sessions
 from models.errors import DomainError, ErrorCode
 from models.metrics import LOGIN_FAILURES
@@ -160,17 +160,20 @@ async def revoke_token(session: AsyncSession, digest: str) -> None:
 
 async def user_for_token(
     session: AsyncSession, token: str, now: datetime | None = None
-) -> tuple[User, Profile] | None:
+) -> tuple[User, Profile, GlobalSettings | None] | None:
+    """The token's user and profile, and the company's settings (None before any are saved),
+    in one read: nearly every request needs all three."""
     row = (
         await session.exec(
-            select(User, Profile)
+            select(User, Profile, GlobalSettings)
             .join(AuthToken, AuthToken.user_id == User.id)
             .join(Profile, Profile.id == User.profile_id)
+            .outerjoin(GlobalSettings, GlobalSettings.id == SETTINGS_ID)
             .where(AuthToken.token_hash == token_digest(token))
             .where(AuthToken.expires_at > (now or utcnow()))
         )
     ).first()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], row[2]) if row else None
 
 
 async def delete_expired_tokens(session: AsyncSession, now: datetime, most: int) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import true
+from sqlalchemy import exists, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 from sqlmodel import col, select
 
 from models.clients import Client, Contact
@@ -152,6 +153,10 @@ def contact_recipient(contact: Contact, opted_out: set[str]) -> Recipient:
 LOOKUP_CHUNK = 5000
 
 
+# A number has opted out while its opt-out row says so (a START reply keeps the row, cleared).
+STILL_OPTED_OUT = OptOut.opted_out == true()
+
+
 async def opted_out_numbers(session: AsyncSession, numbers: Iterable[str | None]) -> set[str]:
     """Which of these numbers have opted out, in as few queries as the databases allow."""
     wanted = sorted({n for n in numbers if n})
@@ -159,11 +164,16 @@ async def opted_out_numbers(session: AsyncSession, numbers: Iterable[str | None]
     for i in range(0, len(wanted), LOOKUP_CHUNK):
         rows = await session.exec(
             select(OptOut.number).where(
-                col(OptOut.number).in_(wanted[i : i + LOOKUP_CHUNK]), OptOut.opted_out == true()
+                col(OptOut.number).in_(wanted[i : i + LOOKUP_CHUNK]), STILL_OPTED_OUT
             )
         )
         out.update(rows.all())
     return out
+
+
+def has_opted_out(number: ColumnElement) -> ColumnElement[bool]:
+    """The same, as a column of a query that reads the number: no second read."""
+    return exists().where(OptOut.number == number, STILL_OPTED_OUT)
 
 
 async def load_recipient(session: AsyncSession, ref: RecipientRef) -> Recipient | None:
@@ -174,10 +184,15 @@ async def load_recipient(session: AsyncSession, ref: RecipientRef) -> Recipient 
         return client_recipient(
             client, await opted_out_numbers(session, [client_sms_number(client)])
         )
-    contact = await session.get(Contact, ref.id)
-    if contact is None:
+    found = (
+        await session.exec(
+            select(Contact, has_opted_out(Contact.sms_number)).where(Contact.id == ref.id)
+        )
+    ).first()
+    if found is None:
         return None
-    return contact_recipient(contact, await opted_out_numbers(session, [contact.sms_number]))
+    contact, opted_out = found
+    return contact_recipient(contact, {contact.sms_number} if opted_out else set())
 
 
 async def recipient_of_client(

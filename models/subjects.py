@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import null
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from models.clients import Client
 from models.company import GlobalSettings, User
@@ -49,20 +51,31 @@ async def load_subject(
             "Give either an appointment or a time entry.",
             field="appointmentId",
         )
-    time_entry = None
     if time_entry_id is not None:
-        time_entry = await session.get(TimeEntry, time_entry_id)
-        if time_entry is None:
-            raise DomainError(ErrorCode.NOT_FOUND, "No such time entry.", field="timeEntryId")
-        appointment_id = time_entry.appointment_id
-    appointment = await session.get(Appointment, appointment_id) if appointment_id else None
-    if time_entry is None and appointment is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No such appointment.", field="appointmentId")
-    work = time_entry or appointment
-    job = await session.get(Job, work.job_id)
-    client = await session.get(Client, job.client_id)
-    task = await session.get(Task, work.task_id) if work.task_id else None
-    user = await session.get(User, work.user_id)
+        work_model, missing = TimeEntry, ("No such time entry.", "timeEntryId")
+        stmt = (
+            select(TimeEntry, Appointment)
+            .outerjoin(Appointment, col(Appointment.id) == TimeEntry.appointment_id)
+            .where(TimeEntry.id == time_entry_id)
+        )
+    else:
+        work_model, missing = Appointment, ("No such appointment.", "appointmentId")
+        stmt = select(Appointment, null()).where(Appointment.id == appointment_id)
+    # One read for the work and everything around it.
+    found = (
+        await session.exec(
+            stmt.add_columns(Job, Client, User, Task)
+            .join(Job, col(Job.id) == work_model.job_id)
+            .join(Client, col(Client.id) == Job.client_id)
+            .join(User, col(User.id) == work_model.user_id)
+            .outerjoin(Task, col(Task.id) == work_model.task_id)
+        )
+    ).first()
+    if found is None:
+        raise DomainError(ErrorCode.NOT_FOUND, missing[0], field=missing[1])
+    work, linked, job, client, user, task = found
+    time_entry = work if time_entry_id is not None else None
+    appointment = linked if time_entry_id is not None else work
     appointment_contact = (
         RecipientRef.for_contact(appointment.contact_id, client.id) if appointment else None
     )

@@ -313,9 +313,15 @@ class Loaders:
     def confirmations(self) -> BatchLoader[int, Confirmation]:
         return self._get("confirmations", lambda: appointment_confirmations(self.sessions))
 
+    def _company(self) -> BatchLoader[int, GlobalSettings]:
+        return self._get("company", lambda: company(self.sessions, self.default_time_zone))
+
     async def company(self) -> GlobalSettings:
-        loader = self._get("company", lambda: company(self.sessions, self.default_time_zone))
-        return await loader.load(SETTINGS_ID)
+        return await self._company().load(SETTINGS_ID)
+
+    def prime_company(self, row: GlobalSettings) -> None:
+        """The settings as read with the request's token: this request need not read them."""
+        self._company().prime(SETTINGS_ID, row)
 
     def prime(self, model: type[SQLModel], rows: Sequence[Any]) -> None:
         loader = self.row(model)

@@ -23,6 +23,7 @@ from models import (
 )
 from models.demo import TECH_EMAIL
 from models.enums import OptOutMethod, SmsStatus
+from tests.test_statement_count import counting_statements
 
 SEND = """
 mutation Send($input: SendSmsInput!) {
@@ -467,3 +468,34 @@ async def test_the_answer_is_queued_and_the_provider_is_not_waited_for(tech, dem
     await drain()
     [row] = await stored_messages(demo)
     assert row.status is SmsStatus.SENT and len(twilio.received) == 1
+
+
+SEND_ONLY = """
+mutation Send($input: SendSmsInput!) {
+  sendSms(input: $input) { message { id status } errors { code field message } }
+}
+"""
+
+
+async def test_a_send_reads_the_token_user_profile_and_company_once_and_the_subject_once(
+        tech, demo, services):
+    # Given a send with an idempotency key, about an appointment, to its contact
+    visit = await harbourside_visit(demo)
+
+    # When it is sent
+    with counting_statements(services.engine) as statements:
+        data = await tech.ok(SEND_ONLY, send_input(visit, idempotencyKey="count-me"))
+    assert data["sendSms"]["errors"] == []
+
+    # Then: the token with its user, profile and the company's settings; any earlier send with
+    # the key; the appointment with its job, client, user and task; the contact with its
+    # opt-out; the message and its link to the appointment
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    writes = [s.split("(")[0].strip() for s in statements
+              if s.lstrip().upper().startswith("INSERT")]
+    assert len(reads) == 4, reads
+    assert "auth_token" in reads[0] and "global_settings" in reads[0]
+    assert "idempotency_key" in reads[1]
+    assert all(table in reads[2] for table in ("appointment", "job", "client", "app_user"))
+    assert "contact" in reads[3] and "opt_out" in reads[3]
+    assert writes == ["INSERT INTO sms_message", "INSERT INTO sms_message_appointment"]
