@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import math
 import os
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
@@ -101,7 +103,21 @@ def positive(text: str) -> int:
 def default_processes(settings: Settings) -> int:
     """One API process per core in production; one in development, where a single process is
     easier to follow and reloads faster."""
-    return len(os.sched_getaffinity(0)) if settings.production else 1
+    return cores() if settings.production else 1
+
+
+def cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The cores this process may use: those it may run on, no more than a container's CPU
+    quota (cgroup v2's cpu.max) allows."""
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    count = len(usable) if usable else os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return count
 
 
 def share_between_processes() -> str:

@@ -105,30 +105,33 @@ class Asking:
     """The provider's lists for one sweep, a few at a time; after one refusal, no more asks.
 
     A list the provider cannot give for one number (too long to read) leaves only that
-    number's messages unasked; the others are asked about all the same.
+    number's messages unasked, and is not asked for again in the sweep; the others are asked
+    about all the same.
     """
 
     def __init__(self, provider: Provider | None):
         self.provider = provider
         self.refusal: str | None = None if provider is not None else "no provider to ask"
-        self.unlisted: set[int] = set()
+        self.unlisted: set[str] = set()
         self.at_once = asyncio.Semaphore(ASKS_AT_ONCE)
 
     def cannot_tell(self, row) -> bool:
         """Whether the provider could not be asked about this message: the 15-minute rule."""
-        return self.refusal is not None or row.id in self.unlisted
+        return self.refusal is not None or row.to_number in self.unlisted
 
     async def ask(self, row) -> list[ProviderMessage] | None:
         async with self.at_once:
-            if self.refusal is not None:
+            if self.refusal is not None or row.to_number in self.unlisted:
                 return None
             try:
                 return await self.provider.messages_to(
                     row.to_number, row.send_started_at - CLOCK_SLACK
                 )
             except CannotList as why:
-                log.info("could not ask the SMS provider about message %d: %s", row.id, why)
-                self.unlisted.add(row.id)
+                log.info(
+                    "could not ask the SMS provider about messages to %s: %s", row.to_number, why
+                )
+                self.unlisted.add(row.to_number)
                 return None
             except CannotAsk as why:
                 self.refusal = str(why)

@@ -10,6 +10,7 @@ from arq.connections import RedisSettings
 from arq.worker import func, get_kwargs
 from sqlalchemy.engine import make_url
 
+from jobs.contacts import reconcile_contact_opt_outs
 from jobs.providers import LogProvider, Provider
 from jobs.reminders import check_reminder_events
 from jobs.send import BATCH_TIMEOUT, SEND_TIMEOUT, SendSlots, send_sms, send_sms_batch
@@ -20,6 +21,7 @@ from jobs.twilio import TwilioProvider
 from models.channels import (
     CHECK_REMINDERS_JOB,
     DELETE_EXPIRED_TOKENS_JOB,
+    RECONCILE_CONTACTS_JOB,
     SEND_SMS_BATCH_JOB,
     SEND_SMS_JOB,
     SWEEP_MESSAGES_JOB,
@@ -110,6 +112,15 @@ class WorkerSettings:
             second=0,
             unique=True,
             run_at_startup=True,
+        ),
+        # Every quarter hour: contacts' stored opt-outs that two crossing transactions left
+        # behind their number's (one UPDATE of those that differ).
+        cron(
+            reconcile_contact_opt_outs,
+            name=RECONCILE_CONTACTS_JOB,
+            minute={7, 22, 37, 52},
+            second=30,
+            unique=True,
         ),
         # Daily, at a quiet hour of the worker's clock; a missed day only leaves rows for the next.
         cron(

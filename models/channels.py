@@ -7,6 +7,7 @@ SEND_SMS_BATCH_JOB = "send_sms_batch"
 SWEEP_MESSAGES_JOB = "sweep_messages"
 CHECK_REMINDERS_JOB = "check_reminder_events"
 DELETE_EXPIRED_TOKENS_JOB = "delete_expired_tokens"
+RECONCILE_CONTACTS_JOB = "reconcile_contact_opt_outs"
 
 # Every status change of a message is published here as JSON: {"id": ..., "status": ...,
 # "facts": {...}} (models.status_feed).

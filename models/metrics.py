@@ -59,6 +59,10 @@ REPLY_DUPLICATES = Counter(
     "timetrak_sms_reply_duplicates",
     "Inbound webhooks for a reply already stored (Twilio sending it again), answered 200.",
 )
+CONTACTS_RECONCILED = Counter(
+    "timetrak_contacts_opt_out_reconciled_total",
+    "Contacts whose stored opt-out had drifted from their number's and was set right.",
+)
 LOGIN_FAILURES = Counter(
     "timetrak_login_failures",
     "Sign-ins refused: wrong_password (or unknown e-mail), or limited (too many failures).",

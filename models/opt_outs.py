@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import event, inspect, update
+from sqlalchemy import event, exists, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from sqlmodel import select
 from models.clients import Contact
 from models.enums import OptOutMethod
 from models.provider_errors import STOPPED_BY_RECIPIENT
+from models.recipients import STILL_OPTED_OUT
 from models.sms import OptOut
 
 OPT_OUT_WORDS = frozenset(
@@ -110,3 +111,20 @@ async def record_refusal(
     if provider_code != STOPPED_BY_RECIPIENT:
         return None
     return await record_keyword(session, number, Keyword.OPT_OUT, now)
+
+
+async def reconcile_contacts(session: AsyncSession) -> int:
+    """Contacts whose stored opt-out is not their number's, set right; how many there were.
+
+    The flush listeners above keep the two in step, but a contact given a number in one
+    transaction while that number opts out or in in another sees neither change: each
+    transaction reads the other's rows as they were. Run now and then (the worker does), this
+    bounds how long the Contact Bulk Updates grid can list such a contact wrongly; sending
+    always asks the opt-out itself.
+    """
+    contacts = Contact.__table__
+    actual = exists().where(OptOut.number == contacts.c.sms_number, STILL_OPTED_OUT)
+    result = await session.execute(
+        update(contacts).where(contacts.c.opted_out != actual).values(opted_out=actual)
+    )
+    return result.rowcount or 0

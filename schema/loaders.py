@@ -99,9 +99,13 @@ class BatchLoader(Generic[K, V]):
 
     def prime(self, key: K, value: V) -> None:
         if key not in self.cache:
-            future = asyncio.get_running_loop().create_future()
-            future.set_result(value)
-            self.cache[key] = future
+            self.replace(key, value)
+
+    def replace(self, key: K, value: V) -> None:
+        """The value for `key` from now on in this operation, whatever was loaded before."""
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(value)
+        self.cache[key] = future
 
     async def fetch(self, futures: dict[K, asyncio.Future]) -> None:
         try:
@@ -320,8 +324,9 @@ class Loaders:
         return await self._company().load(SETTINGS_ID)
 
     def prime_company(self, row: GlobalSettings) -> None:
-        """The settings as read with the request's token: this request need not read them."""
-        self._company().prime(SETTINGS_ID, row)
+        """The settings as read with the request's token, or as a mutation of this request has
+        just saved them: what the rest of the request goes by."""
+        self._company().replace(SETTINGS_ID, row)
 
     def prime(self, model: type[SQLModel], rows: Sequence[Any]) -> None:
         loader = self.row(model)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 
 from alembic import command
+from sqlalchemy import update
 from sqlmodel import select
 
 import migrations
+from jobs.contacts import reconcile_contact_opt_outs
 from models import Contact
 from models.columns import utcnow
 from models.contact_numbers import has_invalid_number, sms_differs_from_mobile
+from models.metrics import CONTACTS_RECONCILED
 from models.opt_outs import Keyword, record_keyword
 from tests.test_api_contacts import (
     COPY_TO_SMS,
@@ -192,3 +195,27 @@ async def assert_opted_out_follows_opt_outs(sessions) -> None:
         out = set((await session.exec(select(OptOut.number).where(OptOut.opted_out))).all())
     for contact in await every_contact(sessions):
         assert contact.opted_out is (contact.sms_number in out), contact.name
+
+
+async def test_a_stored_opt_out_left_behind_by_crossing_transactions_is_set_right(office, demo):
+    # Given a contact whose number opted out, stored as not opted out (a number given to the
+    # contact in one transaction while the number opted out in another: neither saw the other)
+    client = await client_id(office, "Harbourside")
+    created = await office.ok(CREATE_CONTACT, {"input": {
+        "clientId": client, "name": "Cara", "mobile": "021 555 0184"}})
+    assert created["createContact"]["errors"] == []
+    await reply(demo, "+64215550184", Keyword.OPT_OUT)
+    async with demo.begin() as session:
+        await session.execute(update(Contact).where(Contact.name == "Cara").values(
+            opted_out=False))
+    assert "Cara" not in await opted_out_names(office)
+
+    # When the worker's quarter-hourly job runs
+    before = CONTACTS_RECONCILED._value.get()
+    fixed = await reconcile_contact_opt_outs({"sessions": demo})
+
+    # Then the contact is listed as opted out again, and the repair was counted
+    assert fixed == 1 and CONTACTS_RECONCILED._value.get() == before + 1
+    assert "Cara" in await opted_out_names(office)
+    assert await reconcile_contact_opt_outs({"sessions": demo}) == 0
+    await assert_opted_out_follows_opt_outs(demo)

@@ -129,6 +129,26 @@ async def test_with_sms_turned_off_a_send_is_refused(admin, tech, demo, twilio, 
     await assert_nothing_written_or_sent(demo, twilio, drain)
 
 
+async def test_a_send_after_turning_sms_off_in_the_same_request_is_refused(
+        admin, demo, twilio, drain):
+    # Given one request that turns SMS off, then sends
+    appointment = await harbourside_visit(demo)
+    both = """
+    mutation Both($input: SendSmsInput!) {
+      updateSettings(input: {smsEnabled: false}) { errors { code } }
+      sendSms(input: $input) { message { id } errors { code } }
+    }
+    """
+
+    # When it runs
+    data = await admin.ok(both, send_input(appointment))
+
+    # Then the send goes by the settings as the first mutation left them
+    assert data["updateSettings"]["errors"] == []
+    assert data["sendSms"] == {"message": None, "errors": [{"code": "SMS_DISABLED"}]}
+    await assert_nothing_written_or_sent(demo, twilio, drain)
+
+
 async def test_a_profile_without_send_sms_to_client_is_refused(tech, demo, twilio, drain):
     # Given
     appointment = await harbourside_visit(demo)

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from api.cli import default_processes, startup_lines
+from api.cli import cores, default_processes, startup_lines
 from api.webhooks import signature
 from models.config import Settings
 from tests.worker_process import eventually
@@ -297,9 +297,19 @@ async def test_serve_with_two_processes_counts_across_both_and_runs_one_worker(t
 
 
 @pytest.mark.parametrize(("environment", "processes"), [
-    ("production", len(os.sched_getaffinity(0))), ("development", 1), ("test", 1)])
+    ("production", cores()), ("development", 1), ("test", 1)])
 def test_serve_runs_a_process_per_core_in_production_and_one_otherwise(environment, processes):
     settings = Settings(environment=environment, database_url="sqlite:///x.db",
                         redis_url="redis://127.0.0.1:6379/0", _env_file=None)
 
     assert default_processes(settings) == processes
+
+
+@pytest.mark.parametrize(("cpu_max", "expected"), [
+    ("max 100000", None), ("150000 100000", 2), ("50000 100000", 1), ("not a quota", None)])
+def test_a_containers_cpu_quota_caps_the_cores(tmp_path, cpu_max, expected):
+    quota = tmp_path / "cpu.max"
+    quota.write_text(cpu_max + "\n")
+    usable = len(os.sched_getaffinity(0))
+
+    assert cores(quota) == (usable if expected is None else min(usable, expected))

@@ -138,6 +138,7 @@ class AccountMutation:
                 row.company_name = input.company_name.strip()
             if input.plain_vowels_for_macrons is not None:
                 row.plain_vowels_for_macrons = input.plain_vowels_for_macrons
+        info.context.loaders.prime_company(row)
         return SettingsPayload(settings=Settings.from_row(row))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
