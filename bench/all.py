@@ -1,6 +1,6 @@
 """Every benchmark in one sitting, one after another, and one table of what they measured.
 
-    .venv/bin/python -m bench.all                     # everything: about 35 minutes
+    .venv/bin/python -m bench.all                     # everything: about 40 minutes
     .venv/bin/python -m bench.all --only grids send_sms
     .venv/bin/python -m bench.all --quick             # smoke run of each, a few minutes
 
@@ -9,7 +9,8 @@ on SQLite and on the PostgreSQL server of `--database-url`, at the sizes the iss
 calendar of one user's 200 appointments against the hand-written endpoint (and `serve --workers
 1` and `2` under the same load), `sendSms` at 1, 8 and 64 clients against the hand-written
 endpoint, every grid at a million rows, the reminder run of 100,000 due appointments and the
-send pipeline, and live replies to 100 subscribers. Each writes its own JSON to bench/results/;
+send pipeline, the SMS-number backfill of a million contacts, and live replies to 100
+subscribers. Each writes its own JSON to bench/results/;
 this reads them back and prints one table, each figure beside its target and its baseline,
 with the date, the commit and the machine's load average when each step started. The table
 goes to bench/results/all.md too, ready for the README. Exits 1 when a step fails to run.
@@ -120,13 +121,13 @@ def grid_rows(result: dict[str, Any], db: str) -> list[Row]:
     searches = [r for r in rows if "search" in r["case"]]
     others = [r for r in rows if "search" not in r["case"]]
     found = []
-    for label, group in (("pages", others), ("pages with a text search", searches)):
+    for label, group in (("cases", others), ("cases with a text search", searches)):
         worst50 = max(group, key=lambda r: r["p50 ms"])
         worst99 = max(group, key=lambda r: r["p99 ms"])
         met = sum(r["within"] == "yes" for r in group)
         found.append(
             {
-                "benchmark": f"grids at 1,000,000 rows, {len(group)} {label} ({db})",
+                "benchmark": f"grid pages at 1,000,000 rows, {len(group)} {label} ({db})",
                 "figure": f"worst p50 {worst50['p50 ms']:.0f} ms ({worst50['grid']}, "
                 f"{worst50['case']}), worst p99 {worst99['p99 ms']:.0f} ms; {met} of "
                 f"{len(group)} within",
@@ -182,6 +183,31 @@ def reply_rows(result: dict[str, Any], db: str) -> list[Row]:
     ]
 
 
+def backfill_rows(result: dict[str, Any], _: str) -> list[Row]:
+    found = []
+    for db in ("sqlite", "postgresql"):
+        runs = sorted((r for r in result["rows"] if r["db"] == db), key=lambda r: r["contacts"])
+        if not runs:
+            continue
+        largest = runs[-1]
+        rss = ", ".join(f"{r['peak_rss_mib']:.0f}" for r in runs)
+        sizes = ", ".join(f"{r['contacts']:,}" for r in runs)
+        found.append(
+            {
+                "benchmark": f"backfill-sms-numbers, {sizes} contacts ({db})",
+                "figure": f"{largest['contacts_per_s']:,} contacts/s at {largest['contacts']:,}; "
+                f"peak memory {rss} MiB",
+                "baseline": "",
+                "target": "flat memory",
+                "within": within(
+                    max(r["peak_rss_mib"] for r in runs)
+                    <= 1.25 * min(r["peak_rss_mib"] for r in runs)
+                ),
+            }
+        )
+    return found
+
+
 def steps(quick: bool, postgres: str) -> list[Step]:
     small = ["--quick"] if quick else []
     found = []
@@ -214,6 +240,14 @@ def steps(quick: bool, postgres: str) -> list[Step]:
             )
     for db, url in (("postgresql", ["--database-url", postgres]), ("sqlite", [])):
         found.append(Step(f"grids ({db})", ["bench.grids", *small, *url], f"grids-{db}", grid_rows))
+    found.append(
+        Step(
+            "backfill",
+            ["bench.backfill", *small],
+            "backfill" + ("_quick" if quick else ""),
+            backfill_rows,
+        )
+    )
     found.append(
         Step(
             "reminder_run",
