@@ -238,7 +238,11 @@ class Loaders:
         return loader
 
     def row(self, model: type[SQLModel]) -> BatchLoader[int, Any]:
-        return self._get(model, lambda: by_id(self.sessions, model))
+        # Asked for on every relation a resolver reads: no closure made once the loader is.
+        loader = self._made.get(model)
+        if loader is None:
+            loader = self._made[model] = BatchLoader(self.waves, by_id(self.sessions, model))
+        return loader
 
     @property
     def users(self) -> BatchLoader[int, User | None]:
