@@ -136,11 +136,19 @@ def sms_differs_from_mobile(contact: Contact) -> bool:
     return number_facts(contact.mobile, contact.sms_number)[1]
 
 
-def number_facts(mobile: str | None, sms: str | None) -> tuple[bool, bool]:
+def number_facts(
+    mobile: str | None, sms: str | None, mobile_sms: str | None = None, formatted: bool = False
+) -> tuple[bool, bool]:
     """(invalid number, SMS number differs from the mobile): the Contact Bulk Updates grid's
-    two categories the phone rules decide, for a contact with these numbers."""
-    mobile_sms = sms_number(mobile) if mobile else None
-    invalid = bool(sms and not is_sms_number(sms)) or bool(mobile and mobile_sms is None)
+    two categories the phone rules decide, for a contact with these numbers.
+
+    A caller that has just formatted them (the backfill) passes `formatted`, the mobile's own
+    SMS number as `mobile_sms`, and an `sms` that sms_number made, so none is parsed again.
+    """
+    if not formatted:
+        mobile_sms = sms_number(mobile) if mobile else None
+    sms_invalid = False if formatted else bool(sms and not is_sms_number(sms))
+    invalid = sms_invalid or bool(mobile and mobile_sms is None)
     differs = bool(mobile and sms) and mobile_sms != sms
     return invalid, differs
 
