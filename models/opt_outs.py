@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import event, exists, inspect, update
+from sqlalchemy import event, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from sqlmodel import select
 from models.clients import Contact
 from models.enums import OptOutMethod
 from models.provider_errors import STOPPED_BY_RECIPIENT
-from models.recipients import STILL_OPTED_OUT
+from models.recipients import has_opted_out
 from models.sms import OptOut
 
 OPT_OUT_WORDS = frozenset(
@@ -123,7 +123,7 @@ async def reconcile_contacts(session: AsyncSession) -> int:
     always asks the opt-out itself.
     """
     contacts = Contact.__table__
-    actual = exists().where(OptOut.number == contacts.c.sms_number, STILL_OPTED_OUT)
+    actual = has_opted_out(contacts.c.sms_number)
     result = await session.execute(
         update(contacts).where(contacts.c.opted_out != actual).values(opted_out=actual)
     )
