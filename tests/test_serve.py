@@ -265,11 +265,20 @@ def test_public_base_url_is_kept_when_set(monkeypatch):
 
 async def test_serve_with_two_processes_counts_across_both_and_runs_one_worker(tmp_path):
     async with serve(tmp_path, ("--workers", "2")) as served:
-        # Given both API processes up
+        # Given both API processes up: each listens on the shared socket only once its start-up
+        # is complete, and until one does a connection is refused
         def both_started() -> bool:
-            return sum("Started server process" in line for line in served.lines) == 2
+            return sum("Application startup complete" in line for line in served.lines) == 2
+
+        async def accepting() -> bool:
+            try:
+                async with httpx.AsyncClient(base_url=served.address) as http:
+                    return (await http.get("/healthz")).status_code == 200
+            except httpx.ConnectError:
+                return False
 
         await eventually(both_started, 30, "both API processes started")
+        await eventually(accepting, 30, "the API accepting connections")
         assert served.line("API processes:") == "2"
 
         # When 20 requests come, each on a connection of its own (either process may take it)
