@@ -18,13 +18,17 @@ class FakeProvider:
     """tests/fake_twilio.FakeTwilio in a process of its own, answering after `delay` seconds."""
 
     delay: float = 0.0
+    # One To number in this many (by its digits) refused as invalid (21211); None: none.
+    refuse_one_in: int | None = None
     port: int = 0
     process: BaseProcess | None = None
     _pipe: Connection | None = None
 
     def __enter__(self) -> FakeProvider:
         self._pipe, child = SPAWN.Pipe()
-        self.process = SPAWN.Process(target=_serve_fake, args=(self.delay, child), daemon=True)
+        self.process = SPAWN.Process(
+            target=_serve_fake, args=(self.delay, self.refuse_one_in, child), daemon=True
+        )
         self.process.start()
         self.port = self._pipe.recv()
         return self
@@ -42,10 +46,10 @@ class FakeProvider:
         self.process.join(timeout=15)
 
 
-def _serve_fake(delay: float, pipe: Connection) -> None:
+def _serve_fake(delay: float, refuse_one_in: int | None, pipe: Connection) -> None:
     from tests.fake_twilio import FakeTwilio
 
-    fake = FakeTwilio(delay=delay).start()
+    fake = FakeTwilio(delay=delay, refuse_one_in=refuse_one_in).start()
     pipe.send(fake.port)
     while pipe.recv() == "count":
         pipe.send(len(fake.received))

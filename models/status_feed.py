@@ -122,15 +122,21 @@ async def message_facts(session: Any, message_ids: Iterable[int]) -> dict[int, M
     if not ids:
         return {}
     rows = (await session.execute(select(SmsMessage).where(SmsMessage.id.in_(ids)))).scalars()
+    linked = await linked_appointments(session, ids)
+    return {row.id: MessageFacts.of(row, linked.get(row.id, ())) for row in rows}
+
+
+async def linked_appointments(session: Any, message_ids: list[int]) -> dict[int, set[int]]:
+    """The appointments each message is linked to (a reminder's visits), by message id."""
     linked: dict[int, set[int]] = {}
     links = await session.execute(
         select(SmsMessageAppointment.message_id, SmsMessageAppointment.appointment_id).where(
-            SmsMessageAppointment.message_id.in_(ids)
+            SmsMessageAppointment.message_id.in_(message_ids)
         )
     )
     for message_id, appointment_id in links:
         linked.setdefault(message_id, set()).add(appointment_id)
-    return {row.id: MessageFacts.of(row, linked.get(row.id, ())) for row in rows}
+    return linked
 
 
 async def announce(

@@ -1,11 +1,17 @@
-"""One Redis subscription per process, to status changes and replies, fanned out to every live
-GraphQL subscription; each user's live subscriptions hold seats (schema.subscription_seats), so
-there is a limit to them."""
+"""One Redis subscription per process, to status changes and replies, fanned out to the live
+GraphQL subscriptions they are for; each user's live subscriptions hold seats
+(schema.subscription_seats), so there is a limit to them.
+
+A status event is handed only to the subscriptions its facts say it is for (Interest): those
+following one of its appointments, found by the appointment's id, and those whose check of the
+facts passes. With a thousand subscriptions in a process, an event about one appointment wakes
+one of them, not a thousand."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,8 +29,24 @@ BACKLOG = 1000
 # Events whose rows are kept for the subscriptions still pushing them (SharedReads).
 SHARED_READS = 1024
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+# The most keys one batched read asks for (Batched).
+BATCH = 500
 # What each channel's messages decode to: a StatusEvent, or a reply's id; None is skipped.
 DECODERS = {SMS_STATUS_CHANNEL: decode_event, SMS_REPLY_CHANNEL: decode_reply_event}
+
+
+@dataclass(frozen=True)
+class Interest:
+    """Which status events a subscription is for, decided from their facts as they are heard.
+
+    `appointment_id`: the events about that appointment. Otherwise `accepts(event)`, which may
+    rely on the event having facts. Events without facts (an older publisher) go to every
+    subscription, which looks the message up and decides for itself."""
+
+    appointment_id: int | None = None
+    accepts: Callable[[StatusEvent], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,40 +86,99 @@ class SharedReads:
             del self.reads[key]
 
 
+class Batched(Generic[K, V]):
+    """Reads asked for while one runs go together into the next, up to BATCH keys a statement:
+    under a burst of events, a process reads the rows of many in one session and statement
+    instead of a session each."""
+
+    def __init__(self, read_many: Callable[..., Awaitable[dict[K, V]]]):
+        self.read_many = read_many
+        self.pending: dict[K, asyncio.Future] = {}
+        self.args: tuple = ()
+        self.runner: asyncio.Task | None = None
+
+    def load(self, key: K, *args: Any) -> asyncio.Future:
+        """The value for `key` (None when there is none); `args` go to read_many."""
+        future = self.pending.get(key)
+        if future is None:
+            future = self.pending[key] = asyncio.get_running_loop().create_future()
+            self.args = args
+        if self.runner is None or self.runner.done():
+            self.runner = asyncio.get_running_loop().create_task(self._run())
+        return future
+
+    async def _run(self) -> None:
+        while self.pending:
+            await asyncio.sleep(0)  # the rest of this burst asks first
+            keys = list(itertools.islice(self.pending, BATCH))
+            batch = {key: self.pending.pop(key) for key in keys}
+            try:
+                found = await self.read_many(keys, *self.args)
+            except Exception as error:  # each waiting push sees the failure
+                for future in batch.values():
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for key, future in batch.items():
+                if not future.done():
+                    future.set_result(found.get(key))
+
+
 class StatusFeed:
     def __init__(self, redis: Any):
         self.redis = redis
         self.shared = SharedReads()
         self.heard = 0
         self.listeners: dict[str, set[asyncio.Queue]] = {channel: set() for channel in DECODERS}
+        # The status subscriptions with an Interest, by followed appointment or by their check.
+        self.following: dict[int, set[asyncio.Queue]] = {}
+        self.checking: dict[asyncio.Queue, Callable[[StatusEvent], bool]] = {}
         self.task: asyncio.Task | None = None
         self.ready = asyncio.Event()
         self.seats = SubscriptionSeats(redis)
+        self.batches: dict[Callable, Batched] = {}
+
+    def read(
+        self, read_many: Callable[..., Awaitable[dict[K, V]]], key: K, *args: Any
+    ) -> Awaitable[V | None]:
+        """`read_many([key, ...], *args)[key]`, read together with the other keys asked of
+        `read_many` meanwhile by this process's subscriptions (Batched)."""
+        batched = self.batches.get(read_many)
+        if batched is None:
+            batched = self.batches[read_many] = Batched(read_many)
+        return batched.load(key, *args)
 
     @property
     def queues(self) -> set[asyncio.Queue]:
         """Every live subscription's queue, of either channel."""
-        return set().union(*self.listeners.values())
+        return set().union(*self.listeners.values(), *self.following.values(), self.checking)
 
-    async def events(self, user_id: int | None = None) -> AsyncIterator[Heard[StatusEvent]]:
-        """Each status event published from now on, by any process; with `user_id`, while
-        holding one of that user's seats (refused with a coded error when none is free)."""
-        async for event in self._heard(SMS_STATUS_CHANNEL, user_id):
-            yield event
+    async def events(
+        self, user_id: int | None = None, interest: Interest | None = None
+    ) -> AsyncIterator[list[Heard[StatusEvent]]]:
+        """The status events published from now on, by any process (with `interest`, the ones
+        it is for), each time every one waiting, at least one; with `user_id`, while holding
+        one of that user's seats (refused with a coded error when none is free)."""
+        async with self._queue(SMS_STATUS_CHANNEL, user_id, interest) as queue:
+            while True:
+                first = await queue.get()
+                yield [first, *(queue.get_nowait() for _ in range(queue.qsize()))]
 
     async def replies(self, user_id: int) -> AsyncIterator[Heard[int]]:
         """The id of each reply stored from now on, by any process, while holding one of the
         user's seats."""
-        async for reply_id in self._heard(SMS_REPLY_CHANNEL, user_id):
-            yield reply_id
+        async with self._queue(SMS_REPLY_CHANNEL, user_id) as queue:
+            while True:
+                yield await queue.get()
 
-    async def _heard(self, channel: str, user_id: int | None) -> AsyncIterator[Heard]:
+    @contextlib.asynccontextmanager
+    async def _queue(
+        self, channel: str, user_id: int | None, interest: Interest | None = None
+    ) -> AsyncIterator[asyncio.Queue]:
         async with contextlib.AsyncExitStack() as stack:
             if user_id is not None:
                 await stack.enter_async_context(self.seats.seat(user_id))
-            queue = await stack.enter_async_context(self.subscribed(channel))
-            while True:
-                yield await queue.get()
+            yield await stack.enter_async_context(self.subscribed(channel, interest))
 
     async def listen(self) -> AsyncIterator[tuple[int, SmsStatus]]:
         """Each (message id, status) published from now on, by any process."""
@@ -107,15 +188,43 @@ class StatusFeed:
                 yield event.message_id, event.status
 
     @contextlib.asynccontextmanager
-    async def subscribed(self, channel: str = SMS_STATUS_CHANNEL) -> AsyncIterator[asyncio.Queue]:
+    async def subscribed(
+        self, channel: str = SMS_STATUS_CHANNEL, interest: Interest | None = None
+    ) -> AsyncIterator[asyncio.Queue]:
         queue: asyncio.Queue = asyncio.Queue(maxsize=BACKLOG)
-        self.listeners[channel].add(queue)
+        followed = interest.appointment_id if interest is not None else None
+        if followed is not None:
+            self.following.setdefault(followed, set()).add(queue)
+        elif interest is not None and interest.accepts is not None:
+            self.checking[queue] = interest.accepts
+        else:
+            self.listeners[channel].add(queue)
         try:
             self.start()
             await self.ready.wait()
             yield queue
         finally:
             self.listeners[channel].discard(queue)
+            self.checking.pop(queue, None)
+            if followed is not None:
+                self.following[followed].discard(queue)
+                if not self.following[followed]:
+                    del self.following[followed]
+
+    def recipients(self, channel: str, event: Any) -> list[asyncio.Queue]:
+        """The queues of the subscriptions an event is for."""
+        chosen = list(self.listeners[channel])
+        if channel != SMS_STATUS_CHANNEL:
+            return chosen
+        facts = event.facts
+        if facts is None:
+            chosen.extend(queue for queues in self.following.values() for queue in queues)
+            chosen.extend(self.checking)
+            return chosen
+        for appointment_id in facts.appointment_ids:
+            chosen.extend(self.following.get(appointment_id, ()))
+        chosen.extend(queue for queue, accepts in self.checking.items() if accepts(event))
+        return chosen
 
     def start(self) -> None:
         if self.task is None or self.task.done():
@@ -148,7 +257,7 @@ class StatusFeed:
                     continue
                 self.heard += 1
                 heard = Heard(self.heard, event)
-                for queue in list(self.listeners[channel]):
+                for queue in self.recipients(channel, event):
                     with contextlib.suppress(asyncio.QueueFull):
                         queue.put_nowait(heard)
         finally:

@@ -1,48 +1,78 @@
 """Live message updates over graphql-transport-ws, from whichever process made the change.
 
-A subscriber decides from each event's facts whether it wants it (models.access.may_see_event),
-and reads the database only for the events it passes on; events published without facts are
-looked up first.
+The feed hands a subscription only the events its Interest takes from their facts (its
+appointment's, the failures, or what models.access.may_see_event lets the user see), and the
+database is read once per process for each event handed on; events published without facts
+reach every subscription, which looks the message up first and decides from what it read.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import strawberry
+from sqlmodel import col, select
 
 from models import Profile, User
 from models import SmsMessage as SmsMessageRow
 from models.access import may_see_event, require_show_sms_errors
+from models.db import Sessions
 from models.enums import SmsStatus
-from models.status_feed import MessageFacts, StatusEvent, message_facts
+from models.status_feed import MessageFacts, StatusEvent, linked_appointments
 from schema.context import Info
-from schema.feed import Heard
+from schema.feed import Heard, Interest
 from schema.ids import optional_row_id
 from schema.messages import SmsMessage
 from schema.permissions import IsAuthenticated, coded_errors
 
 
-async def message_event(
-    info: Info, heard: Heard[StatusEvent]
-) -> tuple[SmsMessage, MessageFacts] | None:
-    """The message with the status it changed to, and its facts (looked up when the event came
-    without them, from an older publisher); read once per process for all its subscribers."""
-    info.context.fresh_loaders()
-    found = await info.context.feed.shared.get(heard, read_event, info, heard.event)
-    return None if found is None else (SmsMessage.from_row(found[0]), found[1])
+async def pushes(
+    info: Info,
+    bursts: AsyncIterator[list[Heard[StatusEvent]]],
+    keep: Callable[[StatusEvent, MessageFacts], bool],
+) -> AsyncGenerator[SmsMessage, None]:
+    """The message of each event heard that `keep` keeps, with the status it changed to, in
+    the order heard. The reads of every event waiting start together (StatusFeed.read puts
+    them in one statement) and each is read once per process for all its subscribers."""
+    feed = info.context.feed
+    async for burst in bursts:
+        reads = [
+            asyncio.ensure_future(feed.shared.get(heard, read_event, info, heard.event))
+            for heard in burst
+        ]
+        try:
+            for heard, read in zip(burst, reads, strict=True):
+                found = await read
+                if found is None or not keep(heard.event, found[1]):
+                    continue
+                info.context.fresh_loaders()
+                message = SmsMessage.from_row(found[0])
+                # The row may have moved on since; each push shows its own change.
+                message.status = heard.event.status
+                yield message
+        finally:
+            for read in reads:
+                read.cancel()
 
 
 async def read_event(info: Info, event: StatusEvent) -> tuple[SmsMessageRow, MessageFacts] | None:
-    async with info.context.sessions() as session:
-        row = await session.get(SmsMessageRow, event.message_id)
-        if row is None:
-            return None
-        facts = event.facts or (await message_facts(session, [row.id]))[row.id]
-    # The row may have moved on before this event was read; each push shows its own change.
-    # Set after the session closed, so nothing is flushed.
-    row.status = event.status
-    return row, facts
+    sessions = info.context.sessions
+    row = await info.context.feed.read(read_messages, event.message_id, sessions)
+    if row is None:
+        return None
+    if event.facts is not None:
+        return row, event.facts
+    async with sessions() as session:
+        linked = await linked_appointments(session, [row.id])
+    return row, MessageFacts.of(row, linked.get(row.id, ()))
+
+
+async def read_messages(ids: list[int], sessions: Sessions) -> dict[int, SmsMessageRow]:
+    """The messages of many events at once (StatusFeed.read), as they are now."""
+    async with sessions() as session:
+        rows = await session.execute(select(SmsMessageRow).where(col(SmsMessageRow.id).in_(ids)))
+        return {row.id: row for row in rows.scalars()}
 
 
 def wants(user: User, profile: Profile, wanted: int | None, facts: MessageFacts) -> bool:
@@ -50,6 +80,17 @@ def wants(user: User, profile: Profile, wanted: int | None, facts: MessageFacts)
     if wanted is not None:
         return wanted in facts.appointment_ids
     return may_see_event(user, profile, facts)
+
+
+def interest(user: User, profile: Profile, wanted: int | None) -> Interest:
+    """`wants` as the feed applies it: the followers of an appointment found by its id."""
+    if wanted is not None:
+        return Interest(appointment_id=wanted)
+    return Interest(accepts=lambda event: wants(user, profile, None, event.facts))
+
+
+def failed(event: StatusEvent) -> bool:
+    return event.status is SmsStatus.FAILED
 
 
 @coded_errors
@@ -73,12 +114,10 @@ class StatusSubscription:
     async def sms_failures(self, info: Info) -> AsyncGenerator[SmsMessage, None]:
         user, _ = info.context.require_user()
         await failures_allowed(info)
-        async for heard in info.context.feed.events(user.id):
-            if heard.event.status is not SmsStatus.FAILED:
-                continue
-            found = await message_event(info, heard)
-            if found is not None:
-                yield found[0]
+        bursts = info.context.feed.events(user.id, Interest(accepts=failed))
+        # An event without facts reaches every subscription: `keep` has the last word.
+        async for message in pushes(info, bursts, lambda event, _: failed(event)):
+            yield message
 
     @strawberry.subscription(
         permission_classes=[IsAuthenticated],
@@ -90,10 +129,8 @@ class StatusSubscription:
         user, profile = info.context.require_user()
         await coded_errors(info.context.require_sms_enabled)()
         wanted = await appointment_wanted(appointment_id)
-        async for heard in info.context.feed.events(user.id):
-            facts = heard.event.facts
-            if facts is not None and not wants(user, profile, wanted, facts):
-                continue
-            found = await message_event(info, heard)
-            if found is not None and wants(user, profile, wanted, found[1]):
-                yield found[0]
+        bursts = info.context.feed.events(user.id, interest(user, profile, wanted))
+        async for message in pushes(
+            info, bursts, lambda _, facts: wants(user, profile, wanted, facts)
+        ):
+            yield message

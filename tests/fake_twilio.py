@@ -53,6 +53,8 @@ class FakeTwilio:
     delay: float = 0.0
     # HTTP status to answer with instead of 201 (e.g. 500 or 429).
     status: int | None = None
+    # When set, one To number in this many (by its digits) is refused as not a valid number.
+    refuse_one_in: int | None = None
     # When set, Twilio's "sent" and "delivered" status callbacks follow each accepted message
     # after this many seconds, signed, to the StatusCallback URL it carried.
     callback_after: float | None = None
@@ -84,6 +86,12 @@ class FakeTwilio:
             return JSONResponse({"code": self.refuse.code, "message": self.refuse.message,
                                  "more_info": f"https://www.twilio.com/docs/errors/{self.refuse.code}",
                                  "status": self.refuse.status}, status_code=self.refuse.status)
+        digits = form.get("To", "").lstrip("+")
+        if self.refuse_one_in and digits.isdigit() and int(digits) % self.refuse_one_in == 0:
+            return JSONResponse({"code": 21211, "status": 400,
+                                 "message": f"The 'To' number {form['To']} is not valid.",
+                                 "more_info": "https://www.twilio.com/docs/errors/21211"},
+                                status_code=400)
         for name, code in (("To", 21604), ("From", 21603), ("Body", 21602)):
             if not form.get(name):
                 return JSONResponse({"code": code, "message": f"A '{name}' is required.",

@@ -24,7 +24,8 @@ from sqlmodel import select
 from api.app import Services, create_app
 from models import Appointment, SmsMessage
 from models.enums import SmsSource, SmsStatus
-from models.status_feed import announce
+from models.channels import SMS_STATUS_CHANNEL
+from models.status_feed import MessageFacts, StatusEvent, announce
 from tests.fake_twilio import ACCOUNT_SID, Refusal, signed_form
 from tests.test_statement_count import counting_statements
 
@@ -349,5 +350,43 @@ async def test_a_status_change_is_read_once_for_all_of_a_processs_subscribers(
             pushed = [await receive(ws) for ws in sockets]
 
     assert [p["payload"]["data"]["smsFailures"]["id"] for p in pushed] == [str(message_id)] * 4
-    reads = [s for s in seen if "FROM sms_message" in s and "WHERE sms_message.id =" in s]
+    reads = [s for s in seen if "FROM sms_message" in s and "WHERE sms_message.id IN" in s]
     assert len(reads) == 1, reads
+
+
+async def test_an_event_is_handed_only_to_the_subscriptions_it_is_for(
+        office, admin, services, server):
+    """An event about one appointment wakes that appointment's followers, and the
+    subscriptions whose check of its facts passes; no other subscription hears of it."""
+    feed = services.feed
+    async with services.sessions() as session:
+        first, second = (await session.exec(
+            select(Appointment.id).order_by(Appointment.id).limit(2))).all()
+    async with contextlib.AsyncExitStack() as stack:
+        async def subscribed(token: str, query: str, variables: dict | None = None) -> Any:
+            before = set(feed.queues)
+            await subscribe(await stack.enter_async_context(connected(server, token)), feed,
+                            query, variables)
+            (queue,) = set(feed.queues) - before
+            return queue
+
+        follows_first = await subscribed(admin.token, STATUS_CHANGED,
+                                         {"appointmentId": str(first)})
+        follows_second = await subscribed(admin.token, STATUS_CHANGED,
+                                          {"appointmentId": str(second)})
+        sees_failures = await subscribed(office.token, FAILURES)
+        sees_everything = await subscribed(admin.token, STATUS_CHANGED)
+        about_first = MessageFacts(appointment_id=first, appointment_ids=frozenset({first}))
+
+        def handed(status: SmsStatus, facts: MessageFacts | None) -> set:
+            return set(feed.recipients(SMS_STATUS_CHANNEL, StatusEvent(1, status, facts)))
+
+        assert handed(SmsStatus.SENT, about_first) == {follows_first, sees_everything}
+        assert handed(SmsStatus.FAILED, about_first) == {
+            follows_first, sees_failures, sees_everything}
+        assert handed(SmsStatus.SENT, MessageFacts()) == {sees_everything}
+        # Without facts, every subscription looks the message up and decides for itself.
+        assert handed(SmsStatus.SENT, None) == {
+            follows_first, follows_second, sees_failures, sees_everything}
+
+    assert feed.following == {} and feed.checking == {}
