@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from models.channels import SMS_REPLY_CHANNEL, SMS_STATUS_CHANNEL
 from models.db import Sessions
 from models.enums import ReplyEffect, SmsSource, SmsStatus
 from models.sms import SmsMessage
@@ -63,12 +64,19 @@ CONTACTS_RECONCILED = Counter(
     "timetrak_contacts_opt_out_reconciled_total",
     "Contacts whose stored opt-out had drifted from their number's and was set right.",
 )
+PUSHES_DROPPED = Counter(
+    "timetrak_subscription_events_dropped",
+    "Events a live subscription missed because it was a full backlog behind (schema.feed).",
+    ["channel"],
+)
 LOGIN_FAILURES = Counter(
     "timetrak_login_failures",
     "Sign-ins refused: wrong_password (or unknown e-mail), or limited (too many failures).",
     ["reason"],
 )
 
+for _channel in (SMS_STATUS_CHANNEL, SMS_REPLY_CHANNEL):
+    PUSHES_DROPPED.labels(_channel)
 for _status in SmsStatus:
     for _source in SmsSource:
         MESSAGES.labels(_status.value, _source.value)

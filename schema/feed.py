@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from models.channels import SMS_REPLY_CHANNEL, SMS_STATUS_CHANNEL
 from models.enums import SmsStatus
+from models.metrics import PUSHES_DROPPED
 from models.replies import decode_reply_event
 from models.status_feed import StatusEvent, decode_event
 from schema.subscription_seats import SubscriptionSeats
@@ -137,6 +139,8 @@ class StatusFeed:
         self.ready = asyncio.Event()
         self.seats = SubscriptionSeats(redis)
         self.batches: dict[Callable, Batched] = {}
+        # Subscriptions that missed events for a full backlog, until they catch up.
+        self.behind: weakref.WeakSet[asyncio.Queue] = weakref.WeakSet()
 
     def read(
         self, read_many: Callable[..., Awaitable[dict[K, V]]], key: K, *args: Any
@@ -162,7 +166,9 @@ class StatusFeed:
         async with self._queue(SMS_STATUS_CHANNEL, user_id, interest) as queue:
             while True:
                 first = await queue.get()
-                yield [first, *(queue.get_nowait() for _ in range(queue.qsize()))]
+                burst = [first, *(queue.get_nowait() for _ in range(queue.qsize()))]
+                self.behind.discard(queue)
+                yield burst
 
     async def replies(self, user_id: int) -> AsyncIterator[Heard[int]]:
         """The id of each reply stored from now on, by any process, while holding one of the
@@ -255,14 +261,32 @@ class StatusFeed:
                 event = decoder(item["data"]) if decoder is not None else None
                 if event is None:
                     continue
-                self.heard += 1
-                heard = Heard(self.heard, event)
-                for queue in self.recipients(channel, event):
-                    with contextlib.suppress(asyncio.QueueFull):
-                        queue.put_nowait(heard)
+                self.hand_on(channel, event)
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
+
+    def hand_on(self, channel: str, event: Any) -> None:
+        """An event heard on `channel`, to the subscriptions it is for."""
+        self.heard += 1
+        heard = Heard(self.heard, event)
+        for queue in self.recipients(channel, event):
+            try:
+                queue.put_nowait(heard)
+            except asyncio.QueueFull:
+                self.dropped(channel, queue)
+
+    def dropped(self, channel: str, queue: asyncio.Queue) -> None:
+        """A subscription BACKLOG events behind misses the next: counted, and logged once per
+        subscription until it has caught up."""
+        PUSHES_DROPPED.labels(channel).inc()
+        if queue not in self.behind:
+            self.behind.add(queue)
+            log.warning(
+                "a subscription to %s is %d events behind; it misses events until it catches up",
+                channel,
+                BACKLOG,
+            )
 
     async def close(self) -> None:
         await self.seats.close()

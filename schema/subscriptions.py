@@ -47,25 +47,27 @@ async def pushes(
                 if found is None or not keep(heard.event, found[1]):
                     continue
                 info.context.fresh_loaders()
-                message = SmsMessage.from_row(found[0])
-                # The row may have moved on since; each push shows its own change.
-                message.status = heard.event.status
-                yield message
+                yield found[0]
         finally:
             for read in reads:
                 read.cancel()
 
 
-async def read_event(info: Info, event: StatusEvent) -> tuple[SmsMessageRow, MessageFacts] | None:
+async def read_event(info: Info, event: StatusEvent) -> tuple[SmsMessage, MessageFacts] | None:
+    """The message as pushed for the event, shared by every subscriber of this process, and
+    its facts."""
     sessions = info.context.sessions
     row = await info.context.feed.read(read_messages, event.message_id, sessions)
     if row is None:
         return None
+    message = SmsMessage.from_row(row)
+    # The row may have moved on since; each push shows its own change.
+    message.status = event.status
     if event.facts is not None:
-        return row, event.facts
+        return message, event.facts
     async with sessions() as session:
         linked = await linked_appointments(session, [row.id])
-    return row, MessageFacts.of(row, linked.get(row.id, ()))
+    return message, MessageFacts.of(row, linked.get(row.id, ()))
 
 
 async def read_messages(ids: list[int], sessions: Sessions) -> dict[int, SmsMessageRow]:

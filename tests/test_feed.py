@@ -1,12 +1,17 @@
-"""schema.feed.Batched: the reads that a burst of status events asks for go together."""
+"""schema.feed: the reads a burst of status events asks for go together, and a subscriber that
+falls behind misses events without holding up the others."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
-from schema.feed import BATCH, Batched
+from models.channels import SMS_STATUS_CHANNEL
+from models.enums import SmsStatus
+from models.status_feed import StatusEvent
+from schema.feed import BACKLOG, BATCH, Batched, StatusFeed
 
 
 class Reads:
@@ -68,3 +73,28 @@ async def test_no_read_asks_for_more_than_a_batch(keys):
     assert len(values) == keys
     assert [len(batch) for batch in reads.batches] == (
         [BATCH] * (keys // BATCH) + ([keys % BATCH] if keys % BATCH else []))
+
+
+async def test_a_subscription_a_full_backlog_behind_misses_events_counted_and_logged_once(
+        services, caplog):
+    """The feed never waits for a slow subscriber: past BACKLOG waiting events, the next are
+    dropped for that subscription alone, each counted, and the operator told once."""
+    feed = StatusFeed(services.queue)
+    def dropped() -> float:
+        return REGISTRY.get_sample_value(
+            "timetrak_subscription_events_dropped_total", {"channel": SMS_STATUS_CHANNEL})
+
+    before = dropped()
+    try:
+        async with feed.subscribed() as slow, feed.subscribed() as other:
+            for n in range(BACKLOG + 3):
+                feed.hand_on(SMS_STATUS_CHANNEL, StatusEvent(n + 1, SmsStatus.SENT, None))
+                other.get_nowait()  # this one keeps up
+
+            assert slow.qsize() == BACKLOG and other.qsize() == 0
+            assert dropped() - before == 3
+            assert [r.getMessage() for r in caplog.records if "behind" in r.getMessage()] == [
+                f"a subscription to {SMS_STATUS_CHANNEL} is {BACKLOG} events behind; it "
+                "misses events until it catches up"]
+    finally:
+        await feed.close()
