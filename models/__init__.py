@@ -8,6 +8,7 @@ from models.sms import (
     ReminderEvent,
     SmsMessage,
     SmsMessageAppointment,
+    SmsMessageText,
     SmsTemplate,
 )
 from models.work import Appointment, Job, Task, TimeEntry
@@ -26,6 +27,7 @@ __all__ = [
     "ReminderEvent",
     "SmsMessage",
     "SmsMessageAppointment",
+    "SmsMessageText",
     "SmsTemplate",
     "Task",
     "TimeEntry",

@@ -21,8 +21,8 @@ TRIGRAM_COLUMNS = (
     ("contact", "phone"),
     ("contact", "mobile"),
     ("contact", "sms_number"),
-    ("sms_message", "to_number"),
-    ("sms_message", "body"),
+    ("sms_message_text", "to_number"),
+    ("sms_message_text", "body"),
 )
 
 

@@ -93,6 +93,25 @@ class SmsMessage(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
+class SmsMessageText(SQLModel, table=True):
+    """A message's number and text as the history searches them (models.search).
+
+    Written when the message is, by database triggers (migration 0007), and never again: the
+    trigram indexes a `%…%` search needs are costly to keep, and on sms_message every status
+    change would rewrite them (PostgreSQL writes a new entry in every index of a row whose
+    indexed columns change, and the status is indexed)."""
+
+    __tablename__ = "sms_message_text"
+
+    message_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("sms_message.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    to_number: str = Field(max_length=40)
+    body: str = Field(max_length=2000)
+
+
 class SmsMessageAppointment(SQLModel, table=True):
     """Every appointment a message is about: one for a manual send, all the job's for a reminder."""
 

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from models import Client as ClientRow
 from models import Contact as ContactRow
 from models import SmsMessage as SmsMessageRow
-from models import SmsMessageAppointment
+from models import SmsMessageAppointment, SmsMessageText
 from models.access import require_show_sms_errors
 from models.alerts import RECENT_FAILURES, FailureAlert, failure_alert
 from models.columns import utcnow
@@ -104,14 +104,14 @@ def searched(pattern: str):
     """The ids of messages whose number or text, client's name or contact's name holds the
     pattern: one SELECT per place, each able to use its own index (models.search), rather
     than one OR that would read every message."""
-    message = SmsMessageRow
+    message, text = SmsMessageRow, SmsMessageText
 
     def has(column) -> ColumnElement[bool]:
         return holds(column, pattern)
 
     return union(
-        select(message.id).where(has(message.to_number)),
-        select(message.id).where(has(message.body)),
+        select(text.message_id).where(has(text.to_number)),
+        select(text.message_id).where(has(text.body)),
         select(message.id)
         .join(ClientRow, col(ClientRow.id) == message.client_id)
         .where(has(ClientRow.name)),
