@@ -5,15 +5,16 @@
     .venv/bin/python -m bench.all --quick             # smoke run of each, a few minutes
 
 Runs each benchmark as its own process (so one's memory and threads never touch the next's),
-on SQLite and on the PostgreSQL server of `--database-url`, at the sizes the issues set: the
+on SQLite and on the PostgreSQL server of `--database-url`, at the sizes their targets are set for: the
 calendar of one user's 200 appointments against the hand-written endpoint (and `serve --workers
 1` and `2` under the same load), `sendSms` at 1, 8 and 64 clients against the hand-written
 endpoint, every grid at a million rows, the reminder run of 100,000 due appointments and the
-send pipeline, the SMS-number backfill of a million contacts, and live replies to 100
-subscribers. Each writes its own JSON to bench/results/;
-this reads them back and prints one table, each figure beside its target and its baseline,
-with the date, the commit and the machine's load average when each step started. The table
-goes to bench/results/all.md too, ready for the README. Exits 1 when a step fails to run.
+send pipeline, the SMS-number backfill of a million contacts, live replies to 100
+subscribers, and status pushes to 1,000 subscribers while a reminder run is sent. Each writes
+its own JSON to bench/results/; this reads them back and prints one table, each figure beside
+its target and its baseline, with the date, the commit and the machine's load average when each
+step started. The table goes to bench/results/all.md too, ready for the README. Exits 1 when
+a step fails to run.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def calendar_rows(result: dict[str, Any], db: str) -> list[Row]:
     graphql, baseline = result["graphql"], result["baseline"]
     by_cpu = ratio(baseline["server_cpu_ms_per_request"], graphql["server_cpu_ms_per_request"])
     by_rate = ratio(graphql["requests_per_second"], baseline["requests_per_second"])
+    mirror = result.get("mirror")
     rows = [
         {
             "benchmark": f"calendar, 200 appointments, {result['concurrency']} clients ({db})",
@@ -70,6 +72,18 @@ def calendar_rows(result: dict[str, Any], db: str) -> list[Row]:
             "within": within(min(by_cpu or 0, by_rate or 0) >= 0.5),
         }
     ]
+    if mirror:
+        rows.append(
+            {
+                "benchmark": f"calendar against the mirror of its own 8 statements ({db})",
+                "figure": f"ratio {result['ratio_to_mirror']:.2f} by req/s, "
+                f"{result['ratio_to_mirror_by_server_cpu']:.2f} by CPU",
+                "baseline": f"{mirror['requests_per_second']:.1f} req/s, "
+                f"{mirror['server_cpu_ms_per_request']:.1f} ms CPU/req",
+                "target": "",
+                "within": "",
+            }
+        )
     counts = result["statements_per_query"]
     graphql_counts = {size: c["graphql"] for size, c in counts.items()}
     rows.append(
@@ -183,6 +197,35 @@ def reply_rows(result: dict[str, Any], db: str) -> list[Row]:
     ]
 
 
+def status_push_rows(result: dict[str, Any], db: str) -> list[Row]:
+    kinds = ", ".join(
+        f"{result.get(f'{kind}_p99_ms')} ms {label}"
+        for kind, label in (
+            ("follower", "followers"),
+            ("failures", "failure watchers"),
+            ("dashboard", "dashboards"),
+        )
+    )
+    return [
+        {
+            "benchmark": f"status pushes to {result.get('subscribers')} subscribers in 2 API "
+            f"processes ({result.get('followers')} following an appointment, "
+            f"{result.get('failure_watchers')} smsFailures, {result.get('dashboards')} every "
+            f"change) while a {result.get('messages'):,}-message reminder run is sent ({db})",
+            "figure": f"{result.get('pushes_expected'):,} pushes: p50 {result.get('p50_ms')} ms, "
+            f"p99 {result.get('p99_ms')} ms (p99 {kinds}), {result.get('missed')} missed, "
+            f"{result.get('stray')} stray; {result.get('messages_per_s')} messages/s sent",
+            "baseline": "",
+            "target": "p99 < 1 s, none missed",
+            "within": within(
+                (result.get("p99_ms") or 1e9) < 1000
+                and not result.get("missed")
+                and not result.get("stray")
+            ),
+        }
+    ]
+
+
 def backfill_rows(result: dict[str, Any], _: str) -> list[Row]:
     found = []
     for db in ("sqlite", "postgresql"):
@@ -265,6 +308,14 @@ def steps(quick: bool, postgres: str) -> list[Step]:
                 reply_rows,
             )
         )
+    found.append(
+        Step(
+            "status_push (postgresql)",
+            ["bench.status_push", *small, "--database-url", postgres],
+            "status_push-postgresql" + ("-quick" if quick else ""),
+            status_push_rows,
+        )
+    )
     return found
 
 

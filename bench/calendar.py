@@ -1,12 +1,14 @@
-"""Benchmark: one user's week in the `calendar` query, GraphQL against a plain Starlette baseline.
+"""Benchmark: one user's week in the `calendar` query, GraphQL against plain Starlette baselines.
 
     .venv/bin/python -m bench.calendar [--quick] [--seconds 10] [--database-url postgresql://...]
 
-Both servers are uvicorn processes of their own, loaded by bench/load.py from another process.
-Before the load, the SQL statements of one query are counted in-process (httpx ASGITransport and
-a before_cursor_execute listener) for 20, 200 and 2,000 appointments; the JSON answers of GraphQL
-and the baseline must be equal, in-process and over HTTP. Then the GraphQL server runs once more
-under pyinstrument and the top of its profile is printed.
+The baseline is the endpoint written by hand for the same JSON (bench.baseline's calendar_lean:
+three statements, Core rows); the mirror runs GraphQL's own statements without GraphQL
+(calendar). Each server is a uvicorn process of its own, loaded by bench/load.py from another
+process. Before the load, the SQL statements of one query are counted in-process (httpx
+ASGITransport and a before_cursor_execute listener) for 20, 200 and 2,000 appointments; the JSON
+answers of all three must be equal, in-process and over HTTP, and the mirror's SQL GraphQL's.
+Then the GraphQL server runs once more under pyinstrument and the top of its profile is printed.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import httpx
 from sqlalchemy import event
 
 from api.app import Services, create_app
-from bench.baseline import calendar_app
+from bench.baseline import calendar_app, calendar_lean_app
 from bench.load import RESULTS, measure, servers, table, write_results
 from bench.setup import ONE_WEEK, WEEK, SignedIn, add_company, add_users, add_week, database
 from models.config import Settings
@@ -113,14 +115,15 @@ def statements_of(engine):
 async def count_statements(
     url: str, users: dict[int, SignedIn], quick: bool = False
 ) -> dict[int, dict[str, Any]]:
-    """Per size: statements per query for GraphQL and the baseline, which must run the same SQL
-    and answer with the same JSON."""
+    """Per size: statements per query for GraphQL, the baseline and the mirror, which must all
+    answer with the same JSON (and the mirror run GraphQL's SQL)."""
     engine = create_engine(url)
     try:
         services = Services(settings(url), engine, session_factory(engine), None)
         apps = {
             "graphql": (create_app(services=services), "/graphql"),
-            "baseline": (calendar_app(engine), "/calendar"),
+            "baseline": (calendar_lean_app(engine), "/calendar"),
+            "mirror": (calendar_app(engine), "/calendar"),
         }
         counted: dict[int, dict[str, Any]] = {}
         for size, user in users.items():
@@ -153,22 +156,24 @@ async def count_statements(
                         }
                 answers[name], statements[name] = response.json(), seen
             shown = answers["graphql"].get("data") or {}
-            if answers["graphql"] != answers["baseline"] or len(shown["calendar"]) != size:
-                raise SystemExit(
-                    f"{size} appointments: GraphQL and the baseline disagree:\n"
-                    f"{str(answers['graphql'])[:500]}\n"
-                    f"{str(answers['baseline'])[:500]}"
-                )
-            if sorted(statements["graphql"]) != sorted(statements["baseline"]):
+            for other in ("baseline", "mirror"):
+                if answers["graphql"] != answers[other] or len(shown["calendar"]) != size:
+                    raise SystemExit(
+                        f"{size} appointments: GraphQL and the {other} disagree:\n"
+                        f"{str(answers['graphql'])[:500]}\n"
+                        f"{str(answers[other])[:500]}"
+                    )
+            if sorted(statements["graphql"]) != sorted(statements["mirror"]):
                 raise SystemExit(
                     f"{size} appointments: not the same SQL:\n"
                     + "\n".join(statements["graphql"])
                     + "\n---\n"
-                    + "\n".join(statements["baseline"])
+                    + "\n".join(statements["mirror"])
                 )
             counted[size] = {
                 "graphql": len(statements["graphql"]),
                 "baseline": len(statements["baseline"]),
+                "mirror": len(statements["mirror"]),
                 "in_process": cpu,
                 "statements": [" ".join(s.split())[:100] for s in statements["graphql"]],
             }
@@ -193,16 +198,20 @@ def over_http(
 ) -> dict[str, Any]:
     user = users[size]
     headers = {"authorization": f"Bearer {user.token}", "content-type": "application/json"}
-    apps = {"graphql": args.graphql_app, "baseline": "bench.baseline:calendar_app"}
-    paths = {"graphql": "/graphql", "baseline": "/calendar"}
+    apps = {
+        "graphql": args.graphql_app,
+        "baseline": "bench.baseline:calendar_lean_app",
+        "mirror": "bench.baseline:calendar_app",
+    }
+    paths = {"graphql": "/graphql", "baseline": "/calendar", "mirror": "/calendar"}
     runs, answers = {}, {}
     with servers(apps, url, log_prefix="calendar") as running:
         for name, server in running.items():
             answers[name] = httpx.post(
                 f"{server.base}{paths[name]}", content=BODY, headers=headers, timeout=60
             ).json()
-        if answers["graphql"] != answers["baseline"]:
-            raise SystemExit("over HTTP, GraphQL and the baseline answered differently")
+        if not answers["graphql"] == answers["baseline"] == answers["mirror"]:
+            raise SystemExit("over HTTP, GraphQL and the baselines answered differently")
         for name, server in running.items():
             print(f"  {name}: {args.concurrency} clients for {args.seconds} s ...", flush=True)
             runs[name] = measure(server, load_spec(f"{server.base}{paths[name]}", user, size, args))
@@ -313,6 +322,17 @@ def library(frame, parent: str) -> str:
     return path or frame.function
 
 
+def ratios(graphql: dict[str, Any], baseline: dict[str, Any]) -> tuple[float, float]:
+    """GraphQL against a baseline: by requests per second, and by server CPU per request."""
+    by_rate = graphql["requests_per_second"] / max(baseline["requests_per_second"], 1e-9)
+    by_cpu = (
+        baseline["server_cpu_ms_per_request"] / graphql["server_cpu_ms_per_request"]
+        if graphql["server_cpu_ms_per_request"] and baseline["server_cpu_ms_per_request"]
+        else 0.0
+    )
+    return by_rate, by_cpu
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.calendar",
@@ -370,13 +390,9 @@ def main(argv: list[str] | None = None) -> int:
             n: serve_workers(url, users, args.appointments, args, n) for n in args.serve_workers
         }
 
-    graphql, baseline = runs["graphql"], runs["baseline"]
-    ratio = graphql["requests_per_second"] / max(baseline["requests_per_second"], 1e-9)
-    cpu_ratio = (
-        baseline["server_cpu_ms_per_request"] / graphql["server_cpu_ms_per_request"]
-        if graphql["server_cpu_ms_per_request"] and baseline["server_cpu_ms_per_request"]
-        else 0.0
-    )
+    graphql, baseline, mirror = runs["graphql"], runs["baseline"], runs["mirror"]
+    ratio, cpu_ratio = ratios(graphql, baseline)
+    mirror_ratio, mirror_cpu_ratio = ratios(graphql, mirror)
     print()
     print(
         f"calendar: {args.appointments} appointments, {args.concurrency} clients, "
@@ -401,13 +417,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"ratio GraphQL/baseline: {ratio:.3f} by req/s, {cpu_ratio:.3f} by server CPU per "
-        f"request  (target >= 0.2)"
+        f"request  (target >= 0.5); GraphQL/mirror: {mirror_ratio:.3f} and {mirror_cpu_ratio:.3f}"
     )
     print()
     print(
         table(
-            ["appointments", "GraphQL statements", "baseline statements"],
-            [[size, c["graphql"], c["baseline"]] for size, c in counted.items()],
+            ["appointments", "GraphQL statements", "baseline statements", "mirror statements"],
+            [[size, c["graphql"], c["baseline"], c["mirror"]] for size, c in counted.items()],
         )
     )
     print()
@@ -475,11 +491,15 @@ def main(argv: list[str] | None = None) -> int:
             "graphql_app": args.graphql_app,
             "graphql": graphql,
             "baseline": baseline,
+            "mirror": mirror,
             "ratio": round(ratio, 4),
+            "ratio_to_mirror": round(mirror_ratio, 4),
+            "ratio_to_mirror_by_server_cpu": round(mirror_cpu_ratio, 4),
             "serve_workers": {str(n): r for n, r in served.items()},
             "ratio_by_server_cpu": round(cpu_ratio, 4),
             "statements_per_query": {
-                str(size): {k: c[k] for k in ("graphql", "baseline")} for size, c in counted.items()
+                str(size): {k: c[k] for k in ("graphql", "baseline", "mirror")}
+                for size, c in counted.items()
             },
             "in_process": {str(size): c["in_process"] for size, c in counted.items()},
             "statements_constant": constant,
@@ -488,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     print(f"\nwritten to {path}")
-    errors = graphql["errors"] + baseline["errors"]
+    errors = graphql["errors"] + baseline["errors"] + mirror["errors"]
     return 1 if errors or not constant else 0
 
 

@@ -3,7 +3,7 @@ reminder run's messages are sent.
 
     .venv/bin/python -m bench.status_push [--quick] [--database-url postgresql://...]
                                           [--messages 20000] [--subscribers 1000]
-                                          [--dashboards 4] [--failure-watchers 100]
+                                          [--dashboards 2] [--failure-watchers 20]
 
 A company with a reminder event due (bench.reminder_run's data, one message per job) runs the
 event: `--messages` messages. Two uvicorn processes of `api.app:create_app` share the database
@@ -401,8 +401,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--subscribers", type=int, default=1_000)
-    parser.add_argument("--dashboards", type=int, default=4)
-    parser.add_argument("--failure-watchers", type=int, default=100)
+    parser.add_argument("--dashboards", type=int, default=2)
+    parser.add_argument("--failure-watchers", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2, help="arq send worker processes")
     parser.add_argument("--quick", action="store_true", help="1,000 messages, 100 subscribers")
     parser.add_argument("--database-url", help="a PostgreSQL server (default: SQLite)")
