@@ -5,7 +5,7 @@
     .venv/bin/python -m bench.all --quick             # smoke run of each, a few minutes
 
 Runs each benchmark as its own process (so one's memory and threads never touch the next's),
-on SQLite and on the PostgreSQL server of `--database-url`, at the sizes their targets are set for: the
+on SQLite and on the PostgreSQL server of `--database-url`, at the sizes of their targets: the
 calendar of one user's 200 appointments against the hand-written endpoint (and `serve --workers
 1` and `2` under the same load), `sendSms` at 1, 8 and 64 clients against the hand-written
 endpoint, every grid at a million rows, the reminder run of 100,000 due appointments and the
@@ -75,7 +75,7 @@ def calendar_rows(result: dict[str, Any], db: str) -> list[Row]:
     if mirror:
         rows.append(
             {
-                "benchmark": f"calendar against the mirror of its own 8 statements ({db})",
+                "benchmark": f"calendar against a DataLoader plan, no GraphQL ({db})",
                 "figure": f"ratio {result['ratio_to_mirror']:.2f} by req/s, "
                 f"{result['ratio_to_mirror_by_server_cpu']:.2f} by CPU",
                 "baseline": f"{mirror['requests_per_second']:.1f} req/s, "

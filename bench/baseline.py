@@ -1,8 +1,8 @@
 """Plain Starlette endpoints doing the benchmarked work without GraphQL: the baselines.
 
-`calendar` runs the same SQL statements as the GraphQL `calendar` query of bench/calendar.py
-(the bearer-token lookup, the appointments, then jobs, tasks, SMS counts, clients, contacts and
-opt-outs, each by a list of ids) on one session, and answers with the same JSON.
+`calendar` answers the GraphQL `calendar` query of bench/calendar.py with the same JSON the way
+a DataLoader plan would (the bearer-token lookup, the appointments, then jobs, tasks, SMS
+counts, clients, contacts and opt-outs, each by a list of ids, as ORM entities) on one session.
 
 `calendar_lean` is the same endpoint as one would write it by hand for that JSON: the token
 lookup, one joined SELECT of Core rows (appointments with their job, client, task and contact,

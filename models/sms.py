@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlalchemy import func
+from sqlmodel import Field, SQLModel, col, select
 
 from models.columns import UtcDateTime, enum_column, utcnow
 from models.enums import (
@@ -157,3 +159,18 @@ class InboundMessage(SQLModel, table=True):
     # Read by anyone in the office is read for everyone.
     read_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     read_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+def sms_count(appointment_id: Any) -> Any:
+    """How many messages are about the appointment (its own and the reminders linking it), the
+    failed ones not counted: a column of any query that reads the appointment's id."""
+    return (
+        select(func.count())
+        .select_from(SmsMessageAppointment)
+        .join(SmsMessage, col(SmsMessage.id) == SmsMessageAppointment.message_id)
+        .where(
+            SmsMessageAppointment.appointment_id == appointment_id,
+            SmsMessage.status != SmsStatus.FAILED,
+        )
+        .scalar_subquery()
+    )

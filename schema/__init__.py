@@ -22,6 +22,7 @@ from schema.client_errors import (
     log_errors,
     shown_to_clients,
 )
+from schema.fast_lists import FastLists
 from schema.mutations.account import AccountMutation
 from schema.mutations.admin import AdminMutation
 from schema.mutations.appointments import AppointmentsMutation
@@ -123,7 +124,7 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         scalar_overrides=SCALAR_OVERRIDES,
-        execution_context_class=QuietExecutionContext if production else None,
+        execution_context_class=QuietExecutionContext if production else FastLists,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -11,18 +13,30 @@ from models import Job as JobRow
 from models import Task as TaskRow
 from models import TimeEntry as TimeEntryRow
 from models.recipients import RecipientRef, default_time_entry_recipient
-from schema.clients import Client, Contact, Recipient, client_by_id, recipient_for
+from schema.clients import (
+    Client,
+    Contact,
+    Recipient,
+    client_by_id,
+    known_recipient,
+    recipient_for,
+)
 from schema.context import Info
+from schema.loaders import MISSING, now_or_later
 from schema.messages import Activity, SmsMessage
 from schema.people import User, user_by_id
 from schema.replies import AppointmentConfirmation, SmsReply, sees_replies
 
 
-async def contact_by_id(info: Info, contact_id: int | None) -> Contact | None:
+def contact_by_id(info: Info, contact_id: int | None) -> Contact | None | Awaitable[Contact | None]:
     if contact_id is None:
         return None
-    row = await info.context.loaders.contacts.load(contact_id)
-    return Contact.from_row(row) if row else None
+    return now_or_later(info.context.loaders.contacts, contact_id, shown(Contact))
+
+
+def shown(kind: Any) -> Callable[[Any], Any]:
+    """kind.from_row(row), or None for no row."""
+    return lambda row: kind.from_row(row) if row is not None else None
 
 
 @strawberry.type
@@ -44,12 +58,12 @@ class Job:
         )
 
     @strawberry.field
-    async def client(self, info: Info) -> Client:
-        return await client_by_id(info, self.row.client_id)
+    def client(self, info: Info) -> Client:
+        return client_by_id(info, self.row.client_id)
 
     @strawberry.field
-    async def contact(self, info: Info) -> Contact | None:
-        return await contact_by_id(info, self.row.contact_id)
+    def contact(self, info: Info) -> Contact | None:
+        return contact_by_id(info, self.row.contact_id)
 
     @strawberry.field(description="In the order they were added to the job.")
     async def tasks(self, info: Info) -> list[Task]:
@@ -57,8 +71,8 @@ class Job:
         return [Task.from_row(r) for r in rows]
 
 
-async def job_by_id(info: Info, job_id: int) -> Job:
-    return Job.from_row(await info.context.loaders.jobs.load(job_id))
+def job_by_id(info: Info, job_id: int) -> Job | Awaitable[Job]:
+    return now_or_later(info.context.loaders.jobs, job_id, Job.from_row)
 
 
 @strawberry.type
@@ -72,24 +86,33 @@ class Task:
         return cls(row=row, id=strawberry.ID(str(row.id)), name=row.name)
 
     @strawberry.field
-    async def job(self, info: Info) -> Job:
-        return await job_by_id(info, self.row.job_id)
+    def job(self, info: Info) -> Job:
+        return job_by_id(info, self.row.job_id)
 
     @strawberry.field
-    async def contact(self, info: Info) -> Contact | None:
-        return await contact_by_id(info, self.row.contact_id)
+    def contact(self, info: Info) -> Contact | None:
+        return contact_by_id(info, self.row.contact_id)
 
 
-async def task_by_id(info: Info, task_id: int | None) -> Task | None:
+def task_by_id(info: Info, task_id: int | None) -> Task | None | Awaitable[Task | None]:
     if task_id is None:
         return None
-    row = await info.context.loaders.tasks.load(task_id)
-    return Task.from_row(row) if row else None
+    return now_or_later(info.context.loaders.tasks, task_id, shown(Task))
 
 
 async def appointment_contact(info: Info, row: AppointmentRow) -> RecipientRef:
     job = await info.context.loaders.jobs.load(row.job_id)
     return RecipientRef.for_contact(row.contact_id, job.client_id)
+
+
+def known_appointment_contact(info: Info, row: AppointmentRow) -> Recipient | None:
+    """The appointment's contact when the operation holds all it takes (a calendar), else
+    None."""
+    job = info.context.loaders.jobs.known(row.job_id)
+    if job is MISSING:
+        return None
+    rule = known_recipient(info, RecipientRef.for_contact(row.contact_id, job.client_id))
+    return None if rule is MISSING or rule is None else Recipient.from_rule(rule)
 
 
 @strawberry.type
@@ -111,29 +134,32 @@ class Appointment:
         )
 
     @strawberry.field
-    async def user(self, info: Info) -> User:
-        return await user_by_id(info, self.row.user_id)
+    def user(self, info: Info) -> User:
+        return user_by_id(info, self.row.user_id)
 
     @strawberry.field
-    async def job(self, info: Info) -> Job:
-        return await job_by_id(info, self.row.job_id)
+    def job(self, info: Info) -> Job:
+        return job_by_id(info, self.row.job_id)
 
     @strawberry.field
-    async def task(self, info: Info) -> Task | None:
-        return await task_by_id(info, self.row.task_id)
+    def task(self, info: Info) -> Task | None:
+        return task_by_id(info, self.row.task_id)
 
     @strawberry.field(
         description="The appointment's contact; the default recipient of every SMS about it."
     )
-    async def contact(self, info: Info) -> Recipient:
+    def contact(self, info: Info) -> Recipient:
+        return known_appointment_contact(info, self.row) or self.loaded_contact(info)
+
+    async def loaded_contact(self, info: Info) -> Recipient:
         rule = await recipient_for(info, await appointment_contact(info, self.row))
         return Recipient.from_rule(rule)
 
     @strawberry.field(
         description="How many SMS messages were sent for this appointment (manual and reminders)."
     )
-    async def sms_count(self, info: Info) -> int:
-        return await info.context.loaders.sms_counts.load(self.row.id)
+    def sms_count(self, info: Info) -> int:
+        return now_or_later(info.context.loaders.sms_counts, self.row.id, int)
 
     @strawberry.field(description="Message history, newest first.")
     async def sms_messages(self, info: Info) -> list[SmsMessage]:
@@ -171,11 +197,12 @@ class Appointment:
         return [SmsReply.from_row(r) for r in rows]
 
 
-async def appointment_by_id(info: Info, appointment_id: int | None) -> Appointment | None:
+def appointment_by_id(
+    info: Info, appointment_id: int | None
+) -> Appointment | None | Awaitable[Appointment | None]:
     if appointment_id is None:
         return None
-    row = await info.context.loaders.appointments.load(appointment_id)
-    return Appointment.from_row(row) if row else None
+    return now_or_later(info.context.loaders.appointments, appointment_id, shown(Appointment))
 
 
 async def time_entry_recipient(info: Info, row: TimeEntryRow) -> RecipientRef:
@@ -205,20 +232,20 @@ class TimeEntry:
         return cls(row=row, id=strawberry.ID(str(row.id)), start=row.start, end=row.end)
 
     @strawberry.field
-    async def user(self, info: Info) -> User:
-        return await user_by_id(info, self.row.user_id)
+    def user(self, info: Info) -> User:
+        return user_by_id(info, self.row.user_id)
 
     @strawberry.field
-    async def job(self, info: Info) -> Job:
-        return await job_by_id(info, self.row.job_id)
+    def job(self, info: Info) -> Job:
+        return job_by_id(info, self.row.job_id)
 
     @strawberry.field
-    async def task(self, info: Info) -> Task | None:
-        return await task_by_id(info, self.row.task_id)
+    def task(self, info: Info) -> Task | None:
+        return task_by_id(info, self.row.task_id)
 
     @strawberry.field
-    async def appointment(self, info: Info) -> Appointment | None:
-        return await appointment_by_id(info, self.row.appointment_id)
+    def appointment(self, info: Info) -> Appointment | None:
+        return appointment_by_id(info, self.row.appointment_id)
 
     @strawberry.field(
         description="Appointment contact when the entry came from one, else the task "

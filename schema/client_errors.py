@@ -15,11 +15,11 @@ from typing import Any
 
 from graphql import GraphQLError, VariableDefinitionNode
 from strawberry.extensions import MaskErrors
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 
 from models.errors import DomainError, ErrorCode
 from models.outages import is_outage
+from schema.fast_lists import FastLists
 from schema.operations import shown_name
 from schema.outages import UNAVAILABLE_CODE
 
@@ -82,7 +82,7 @@ class ClientErrors(MaskErrors):
         return super()._process_errors([coded(error) for error in errors])
 
 
-class QuietExecutionContext(StrawberryGraphQLCoreExecutionContext):
+class QuietExecutionContext(FastLists):
     """Execution without "Did you mean …?" in its errors (unknown enum values in variables):
     production does not hand out the schema's names that introspection would have."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import strawberry
 
 from models import Client as ClientRow
@@ -13,6 +15,7 @@ from models.recipients import Recipient as RecipientRule
 from models.recipients import RecipientRef, client_recipient, client_sms_number, contact_recipient
 from schema.context import Info
 from schema.errors import ErrorCode
+from schema.loaders import MISSING, Missing, now_or_later
 
 RecipientKind = strawberry.enum(RecipientKindEnum, name="RecipientKind")
 
@@ -42,8 +45,10 @@ class PhoneNumberCheck:
         )
 
 
-async def is_opted_out(info: Info, number: str | None) -> bool:
-    return bool(number) and await info.context.loaders.opted_out.load(number)
+def is_opted_out(info: Info, number: str | None) -> bool | Awaitable[bool]:
+    if not number:
+        return False
+    return now_or_later(info.context.loaders.opted_out, number, bool)
 
 
 @strawberry.type
@@ -77,8 +82,8 @@ class Client:
         )
 
     @strawberry.field(description="The client's mobile has opted out (replied STOP).")
-    async def opted_out(self, info: Info) -> bool:
-        return await is_opted_out(info, self.row.sms_number)
+    def opted_out(self, info: Info) -> bool:
+        return is_opted_out(info, self.row.sms_number)
 
     @strawberry.field
     async def contacts(self, info: Info, active_only: bool | None = True) -> list[Contact]:
@@ -86,8 +91,8 @@ class Client:
         return [Contact.from_row(r) for r in rows if r.active or active_only is False]
 
 
-async def client_by_id(info: Info, client_id: int) -> Client:
-    return Client.from_row(await info.context.loaders.clients.load(client_id))
+def client_by_id(info: Info, client_id: int) -> Client | Awaitable[Client]:
+    return now_or_later(info.context.loaders.clients, client_id, Client.from_row)
 
 
 @strawberry.type
@@ -119,12 +124,12 @@ class Contact:
         )
 
     @strawberry.field
-    async def client(self, info: Info) -> Client:
-        return await client_by_id(info, self.row.client_id)
+    def client(self, info: Info) -> Client:
+        return client_by_id(info, self.row.client_id)
 
     @strawberry.field
-    async def opted_out(self, info: Info) -> bool:
-        return await is_opted_out(info, self.row.sms_number)
+    def opted_out(self, info: Info) -> bool:
+        return is_opted_out(info, self.row.sms_number)
 
 
 @strawberry.type(description="Who an SMS goes to: the client itself or one of its contacts.")
@@ -156,17 +161,30 @@ class Recipient:
 async def recipient_for(info: Info, ref: RecipientRef) -> RecipientRule | None:
     """The recipient's eligibility, loaded through the operation's DataLoaders."""
     loaders = info.context.loaders
-    if ref.kind is RecipientKindEnum.CLIENT:
-        client = await loaders.clients.load(ref.id)
-        if client is None:
-            return None
-        number = client_sms_number(client)
-        return client_recipient(client, {number} if await is_opted_out(info, number) else set())
-    contact = await loaders.contacts.load(ref.id)
-    if contact is None:
-        return None
-    number = contact.sms_number
-    return contact_recipient(contact, {number} if await is_opted_out(info, number) else set())
+    client = ref.kind is RecipientKindEnum.CLIENT
+    row = await (loaders.clients if client else loaders.contacts).load(ref.id)
+    if row is not None and (number := recipient_number(ref, row)):
+        await loaders.opted_out.load(number)
+    return known_recipient(info, ref)  # all loaded now
+
+
+def known_recipient(info: Info, ref: RecipientRef) -> RecipientRule | None | Missing:
+    """The recipient's eligibility from what the operation holds already, else MISSING."""
+    loaders = info.context.loaders
+    client = ref.kind is RecipientKindEnum.CLIENT
+    row = (loaders.clients if client else loaders.contacts).known(ref.id)
+    if row is None or row is MISSING:
+        return row
+    number = recipient_number(ref, row)
+    out = loaders.opted_out.known(number) if number else False
+    if out is MISSING:
+        return MISSING
+    opted_out = {number} if out else set()
+    return client_recipient(row, opted_out) if client else contact_recipient(row, opted_out)
+
+
+def recipient_number(ref: RecipientRef, row: ClientRow | ContactRow) -> str | None:
+    return client_sms_number(row) if ref.kind is RecipientKindEnum.CLIENT else row.sms_number
 
 
 async def stored_recipient(

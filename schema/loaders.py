@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
 
 from models import (
@@ -29,9 +28,10 @@ from models import (
 )
 from models.company import SETTINGS_ID
 from models.db import Sessions
-from models.enums import SmsStatus
+from models.periods import CalendarRows
 from models.recipients import opted_out_numbers
 from models.replies import Confirmation, about_appointments, confirmations
+from models.sms import sms_count
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -90,12 +90,18 @@ class BatchLoader(Generic[K, V]):
         self.waves = waves
         self.load_fn = load_fn
         self.cache: dict[K, asyncio.Future] = {}
+        # The values this operation holds already, primed or loaded: `known` reads them at once.
+        self.values: dict[K, V] = {}
 
     def load(self, key: K) -> Awaitable[V]:
         future = self.cache.get(key)
         if future is None:
             future = self.cache[key] = self.waves.ask(self, key)
         return future
+
+    def known(self, key: K) -> V | Missing:
+        """The value this operation already holds for `key`, primed or loaded, else MISSING."""
+        return self.values.get(key, MISSING)
 
     def prime(self, key: K, value: V) -> None:
         if key not in self.cache:
@@ -106,6 +112,7 @@ class BatchLoader(Generic[K, V]):
         future = asyncio.get_running_loop().create_future()
         future.set_result(value)
         self.cache[key] = future
+        self.values[key] = value
 
     async def fetch(self, futures: dict[K, asyncio.Future]) -> None:
         try:
@@ -115,9 +122,34 @@ class BatchLoader(Generic[K, V]):
                 if not future.done():
                     future.set_exception(error)
             return
-        for future, value in zip(futures.values(), values, strict=True):
+        for (key, future), value in zip(futures.items(), values, strict=True):
             if not future.done():
                 future.set_result(value)
+                self.values[key] = value
+
+
+class Missing:
+    """Not held by the operation yet (BatchLoader.known)."""
+
+
+MISSING = Missing()
+R = TypeVar("R")
+
+
+def now_or_later(loader: BatchLoader[K, V], key: K, then: Callable[[V], R]) -> R | Awaitable[R]:
+    """`then(value)` at once when the operation already holds the key's value, else an
+    awaitable of it. A field answered at once is completed without a task or an await, which
+    is most of what a large answer costs GraphQL; a calendar primes what its fields show.
+    A resolver returning it keeps its GraphQL type as its annotation: GraphQL awaits what it
+    gets when that is awaitable."""
+    value = loader.known(key)
+    if value is not MISSING:
+        return then(value)
+    return _later(loader, key, then)
+
+
+async def _later(loader: BatchLoader[K, V], key: K, then: Callable[[V], R]) -> R:
+    return then(await loader.load(key))
 
 
 def by_id(sessions: Sessions, model: type[SQLModel]) -> LoadFn:
@@ -157,13 +189,11 @@ def sms_counts(sessions: Sessions) -> LoadFn:
     """Messages per appointment, manual and reminders, that did not fail."""
 
     async def load(ids: Sequence[int]) -> list[int]:
-        link = SmsMessageAppointment
         async with sessions() as session:
             rows = await session.exec(
-                select(link.appointment_id, func.count())
-                .join(SmsMessage, col(SmsMessage.id) == link.message_id)
-                .where(col(link.appointment_id).in_(ids), SmsMessage.status != SmsStatus.FAILED)
-                .group_by(link.appointment_id)
+                select(Appointment.id, sms_count(Appointment.id)).where(
+                    col(Appointment.id).in_(ids)
+                )
             )
             counts = dict(rows.all())
         return [counts.get(i, 0) for i in ids]
@@ -336,3 +366,19 @@ class Loaders:
         loader = self.row(model)
         for row in rows:
             loader.prime(row.id, row)
+
+    def prime_calendar(self, found: CalendarRows) -> None:
+        """Everything a calendar's fields show, as read with its appointments: those fields
+        answer at once (now_or_later); any other field loads what it needs as usual."""
+        for model, rows in (
+            (Appointment, found.appointments),
+            (Job, found.jobs),
+            (Client, found.clients),
+            (Task, found.tasks),
+            (Contact, found.contacts),
+        ):
+            self.prime(model, rows)
+        for appointment_id, count in found.sms_counts.items():
+            self.sms_counts.prime(appointment_id, count)
+        for number, out in found.opted_out.items():
+            self.opted_out.prime(number, out)

@@ -168,12 +168,12 @@ class SmsMessage:
         return await stored_recipient(info, self.row.recipient_kind, self.row.recipient_id)
 
     @strawberry.field
-    async def appointment(
+    def appointment(
         self, info: Info
     ) -> Annotated[Appointment, strawberry.lazy("schema.appointments")] | None:
         from schema.appointments import appointment_by_id
 
-        return await appointment_by_id(info, self.row.appointment_id)
+        return appointment_by_id(info, self.row.appointment_id)
 
     @strawberry.field
     async def time_entry(
@@ -187,16 +187,14 @@ class SmsMessage:
         return TimeEntry.from_row(row) if row else None
 
     @strawberry.field
-    async def job(
-        self, info: Info
-    ) -> Annotated[Job, strawberry.lazy("schema.appointments")] | None:
+    def job(self, info: Info) -> Annotated[Job, strawberry.lazy("schema.appointments")] | None:
         from schema.appointments import job_by_id
 
-        return await job_by_id(info, self.row.job_id) if self.row.job_id else None
+        return job_by_id(info, self.row.job_id) if self.row.job_id else None
 
     @strawberry.field
-    async def sent_by(self, info: Info) -> User | None:
-        return await user_by_id(info, self.row.sent_by_id)
+    def sent_by(self, info: Info) -> User | None:
+        return user_by_id(info, self.row.sent_by_id)
 
     @strawberry.field
     async def reminder_event(self, info: Info) -> ReminderEvent | None:
@@ -257,8 +255,8 @@ class Activity:
         )
 
     @strawberry.field
-    async def user(self, info: Info) -> User | None:
-        return await user_by_id(info, self.row.sent_by_id) if self.row else None
+    def user(self, info: Info) -> User | None:
+        return user_by_id(info, self.row.sent_by_id) if self.row else None
 
     @strawberry.field(description="The message sent, or the one the reply answers.")
     async def message(self, info: Info) -> SmsMessage | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import strawberry
 
 from models import GlobalSettings
@@ -10,6 +12,7 @@ from models import User as UserRow
 from models.enums import FieldVisibility as FieldVisibilityEnum
 from models.segments import MAX_GSM7
 from schema.context import Info
+from schema.loaders import now_or_later
 
 FieldVisibility = strawberry.enum(FieldVisibilityEnum, name="FieldVisibility")
 
@@ -91,8 +94,9 @@ class User:
         return Profile.from_row(await info.context.loaders.profiles.load(self.row.profile_id))
 
 
-async def user_by_id(info: Info, user_id: int | None) -> User | None:
+def user_by_id(info: Info, user_id: int | None) -> User | None | Awaitable[User | None]:
     if user_id is None:
         return None
-    row = await info.context.loaders.users.load(user_id)
-    return User.from_row(row) if row else None
+    return now_or_later(
+        info.context.loaders.users, user_id, lambda row: User.from_row(row) if row else None
+    )

@@ -74,20 +74,18 @@ class SmsReply:
         return SmsMessage.from_row(row) if row else None
 
     @strawberry.field
-    async def appointment(
+    def appointment(
         self, info: Info
     ) -> Annotated[Appointment, strawberry.lazy("schema.appointments")] | None:
         from schema.appointments import appointment_by_id
 
-        return await appointment_by_id(info, self.row.appointment_id)
+        return appointment_by_id(info, self.row.appointment_id)
 
     @strawberry.field
-    async def job(
-        self, info: Info
-    ) -> Annotated[Job, strawberry.lazy("schema.appointments")] | None:
+    def job(self, info: Info) -> Annotated[Job, strawberry.lazy("schema.appointments")] | None:
         from schema.appointments import job_by_id
 
-        return await job_by_id(info, self.row.job_id) if self.row.job_id else None
+        return job_by_id(info, self.row.job_id) if self.row.job_id else None
 
 
 @strawberry.type

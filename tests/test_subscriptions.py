@@ -23,8 +23,8 @@ from sqlmodel import select
 
 from api.app import Services, create_app
 from models import Appointment, SmsMessage
-from models.enums import SmsSource, SmsStatus
 from models.channels import SMS_STATUS_CHANNEL
+from models.enums import SmsSource, SmsStatus
 from models.status_feed import MessageFacts, StatusEvent, announce
 from tests.fake_twilio import ACCOUNT_SID, Refusal, signed_form
 from tests.test_statement_count import counting_statements

@@ -6,8 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from models import Appointment as AppointmentRow
-from models.periods import MAX_PERIOD, MAX_PERIOD_ROWS, in_period
+from models.periods import MAX_PERIOD, MAX_PERIOD_ROWS, calendar_rows
 from schema.appointments import Appointment, TimeEntry
 from schema.context import Info
 from schema.ids import optional_row_id, row_id
@@ -36,9 +35,9 @@ class CalendarQuery:
         user, _ = info.context.require_user()
         owner_id = optional_row_id(user_id, "userId") or user.id
         async with info.context.sessions() as session:
-            rows = await in_period(session, AppointmentRow, owner_id, start, end)
-        info.context.loaders.prime(AppointmentRow, rows)
-        return [Appointment.from_row(r) for r in rows]
+            found = await calendar_rows(session, owner_id, start, end)
+        info.context.loaders.prime_calendar(found)
+        return [Appointment.from_row(r) for r in found.appointments]
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     @coded_errors
