@@ -17,10 +17,11 @@ and a Redis of their own, and hold `--subscribers` websockets between them, alte
 
 Then the run is handed over (its own failures announced, its sends enqueued) to two arq send
 workers and a fake Twilio that answers at once and refuses one number in a hundred, as the
-deployed worker would send them. The benchmark listens on Redis as the API processes do and
-notes when each status event was published; a push's latency runs from there to the moment the
-subscriber's websocket hands it over. Each event's facts say which subscribers it is for: a push
-an event's subscriber never gets is missed, one a subscriber gets that is not for it is stray.
+deployed worker would send them. The benchmark listens on Redis as the API processes do, in a
+thread of its own, and notes when each status event was published; a push's latency runs from
+there to the moment the subscriber's websocket hands it over (a busy benchmark notes that late:
+the figures err long). Each event's facts say which subscribers it is for: a push an event's
+subscriber never gets is missed, one a subscriber gets that is not for it is stray.
 Exits 1 on any missed, stray or duplicate push.
 """
 
@@ -33,6 +34,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ from typing import Any
 import websockets
 from arq import create_pool
 from arq.connections import RedisSettings
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -119,18 +122,27 @@ class Published:
     events: list[tuple[float, StatusEvent]] = field(default_factory=list)
 
 
-async def record_events(redis_url: str, published: Published, ready: asyncio.Event) -> None:
-    redis = Redis.from_url(redis_url)
-    pubsub = redis.pubsub()
-    try:
-        await pubsub.subscribe(SMS_STATUS_CHANNEL)
-        ready.set()
-        async for item in pubsub.listen():
-            if item.get("type") == "message" and (event := decode_event(item["data"])):
-                published.events.append((time.perf_counter(), event))
-    finally:
-        await pubsub.aclose()
-        await redis.aclose()
+class Recorder(threading.Thread):
+    """Notes each status event as Redis delivers it, in a thread of its own: the benchmark's
+    event loop, busy with a thousand websockets, would note them late."""
+
+    def __init__(self, redis_url: str, published: Published):
+        super().__init__(daemon=True)
+        self.pubsub = SyncRedis.from_url(redis_url).pubsub()
+        self.pubsub.subscribe(SMS_STATUS_CHANNEL)
+        self.published = published
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            item = self.pubsub.get_message(timeout=0.1)
+            if item and item["type"] == "message" and (event := decode_event(item["data"])):
+                self.published.events.append((time.perf_counter(), event))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=5)
+        self.pubsub.close()
 
 
 async def listen(url: str, subscriber: Subscriber) -> None:
@@ -293,10 +305,10 @@ async def run(
         listeners.append(asyncio.create_task(listen(urls[n % len(urls)], subscriber)))
         if n % 50 == 49:
             await asyncio.sleep(0.05)
-    published, recording = Published(), asyncio.Event()
-    recorder = asyncio.create_task(record_events(redis_url, published, recording))
+    published = Published()
+    recorder = Recorder(redis_url, published)
+    recorder.start()
     try:
-        await first(recording.wait(), listeners)
         await warm_up(redis_url, url, subscribers, followed, result, listeners)
         for subscriber in subscribers:
             subscriber.heard.clear()
@@ -311,10 +323,10 @@ async def run(
                 pushes, quiet_since = now, time.perf_counter()
         cpu = {pid: load.cpu_seconds(pid) - used for pid, used in cpu.items()}
     finally:
-        recorder.cancel()
+        recorder.stop()
         for task in listeners:
             task.cancel()
-        await asyncio.gather(recorder, *listeners, return_exceptions=True)
+        await asyncio.gather(*listeners, return_exceptions=True)
     return figures(subscribers, published, rate, sum(cpu.values()), args)
 
 

@@ -14,7 +14,8 @@ from sqlalchemy import func
 from sqlalchemy.sql import ColumnElement
 
 # (table, column) of every column a grid searches; on PostgreSQL each has the index
-# trigram_index names (migration 0006), which the models cannot declare for one database only.
+# trigram_index names (migrations 0006 and 0007), which the models cannot declare for one
+# database only.
 TRIGRAM_COLUMNS = (
     ("client", "name"),
     ("contact", "name"),

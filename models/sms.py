@@ -98,10 +98,12 @@ class SmsMessage(SQLModel, table=True):
 class SmsMessageText(SQLModel, table=True):
     """A message's number and text as the history searches them (models.search).
 
-    Written when the message is, by database triggers (migration 0007), and never again: the
-    trigram indexes a `%…%` search needs are costly to keep, and on sms_message every status
-    change would rewrite them (PostgreSQL writes a new entry in every index of a row whose
-    indexed columns change, and the status is indexed)."""
+    Kept by database triggers (migration 0007): written with the message, written again only
+    when its number or text is, and removed with it. The trigram indexes a `%…%` search needs
+    are costly to keep, and on sms_message every status change would rewrite them (PostgreSQL
+    writes a new entry in every index of a row whose indexed columns change, and the status is
+    indexed). A migration that rebuilds sms_message (SQLite's batch mode) must make the
+    triggers again."""
 
     __tablename__ = "sms_message_text"
 

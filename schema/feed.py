@@ -72,6 +72,12 @@ class SharedReads:
 
     async def get(self, heard: Heard, read: Callable[..., Awaitable[T]], *args: Any) -> T:
         """`read(*args)`'s answer, read once for the event `heard`."""
+        # Shielded: one subscription going away must not cancel the read the others await.
+        return await asyncio.shield(self.start(heard, read, *args))
+
+    def start(self, heard: Heard, read: Callable[..., Awaitable[T]], *args: Any) -> asyncio.Future:
+        """The read for the event `heard`, started now unless it already is; await it
+        shielded (get)."""
         key = heard.number
         future = self.reads.get(key)
         if future is None:
@@ -80,8 +86,7 @@ class SharedReads:
             future.add_done_callback(lambda done: self._forget_failed(key, done))
             while len(self.reads) > self.size:
                 self.reads.popitem(last=False)
-        # Shielded: one subscription going away must not cancel the read the others await.
-        return await asyncio.shield(future)
+        return future
 
     def _forget_failed(self, key: int, done: asyncio.Future) -> None:
         if (done.cancelled() or done.exception() is not None) and self.reads.get(key) is done:
@@ -93,37 +98,53 @@ class Batched(Generic[K, V]):
     under a burst of events, a process reads the rows of many in one session and statement
     instead of a session each."""
 
-    def __init__(self, read_many: Callable[..., Awaitable[dict[K, V]]]):
+    def __init__(self, read_many: Callable[..., Awaitable[dict[K, V]]], *args: Any):
         self.read_many = read_many
+        self.args = args
         self.pending: dict[K, asyncio.Future] = {}
-        self.args: tuple = ()
         self.runner: asyncio.Task | None = None
 
-    def load(self, key: K, *args: Any) -> asyncio.Future:
-        """The value for `key` (None when there is none); `args` go to read_many."""
+    def load(self, key: K) -> asyncio.Future:
+        """The value for `key` (None when there is none)."""
         future = self.pending.get(key)
         if future is None:
             future = self.pending[key] = asyncio.get_running_loop().create_future()
-            self.args = args
         if self.runner is None or self.runner.done():
             self.runner = asyncio.get_running_loop().create_task(self._run())
         return future
 
     async def _run(self) -> None:
-        while self.pending:
-            await asyncio.sleep(0)  # the rest of this burst asks first
-            keys = list(itertools.islice(self.pending, BATCH))
-            batch = {key: self.pending.pop(key) for key in keys}
-            try:
-                found = await self.read_many(keys, *self.args)
-            except Exception as error:  # each waiting push sees the failure
-                for future in batch.values():
+        batch: dict[K, asyncio.Future] = {}
+        try:
+            while self.pending:
+                await asyncio.sleep(0)  # the rest of this burst asks first
+                keys = list(itertools.islice(self.pending, BATCH))
+                batch = {key: self.pending.pop(key) for key in keys}
+                try:
+                    found = await self.read_many(keys, *self.args)
+                except Exception as error:  # each waiting push sees the failure
+                    for future in batch.values():
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for key, future in batch.items():
                     if not future.done():
-                        future.set_exception(error)
-                continue
-            for key, future in batch.items():
+                        future.set_result(found.get(key))
+        finally:
+            # Cancelled (the process stopping): nobody waits for ever.
+            for future in [*batch.values(), *self.pending.values()]:
                 if not future.done():
-                    future.set_result(found.get(key))
+                    future.cancel()
+
+
+def wanted(accepts: Callable[[StatusEvent], bool], event: StatusEvent) -> bool:
+    """A subscription's check of an event; one that fails is handed the event, to decide
+    for itself, rather than holding up every other subscription's."""
+    try:
+        return accepts(event)
+    except Exception:
+        log.exception("a subscription could not check a status event; handed it on")
+        return True
 
 
 class StatusFeed:
@@ -138,7 +159,7 @@ class StatusFeed:
         self.task: asyncio.Task | None = None
         self.ready = asyncio.Event()
         self.seats = SubscriptionSeats(redis)
-        self.batches: dict[Callable, Batched] = {}
+        self.batches: dict[tuple, Batched] = {}
         # Subscriptions that missed events for a full backlog, until they catch up.
         self.behind: weakref.WeakSet[asyncio.Queue] = weakref.WeakSet()
 
@@ -146,11 +167,11 @@ class StatusFeed:
         self, read_many: Callable[..., Awaitable[dict[K, V]]], key: K, *args: Any
     ) -> Awaitable[V | None]:
         """`read_many([key, ...], *args)[key]`, read together with the other keys asked of
-        `read_many` meanwhile by this process's subscriptions (Batched)."""
-        batched = self.batches.get(read_many)
+        `read_many` with the same `args` meanwhile by this process's subscriptions (Batched)."""
+        batched = self.batches.get((read_many, *args))
         if batched is None:
-            batched = self.batches[read_many] = Batched(read_many)
-        return batched.load(key, *args)
+            batched = self.batches[(read_many, *args)] = Batched(read_many, *args)
+        return batched.load(key)
 
     @property
     def queues(self) -> set[asyncio.Queue]:
@@ -165,10 +186,10 @@ class StatusFeed:
         one of that user's seats (refused with a coded error when none is free)."""
         async with self._queue(SMS_STATUS_CHANNEL, user_id, interest) as queue:
             while True:
+                if queue.empty():  # it has pushed all it took: caught up
+                    self.behind.discard(queue)
                 first = await queue.get()
-                burst = [first, *(queue.get_nowait() for _ in range(queue.qsize()))]
-                self.behind.discard(queue)
-                yield burst
+                yield [first, *(queue.get_nowait() for _ in range(queue.qsize()))]
 
     async def replies(self, user_id: int) -> AsyncIterator[Heard[int]]:
         """The id of each reply stored from now on, by any process, while holding one of the
@@ -229,7 +250,7 @@ class StatusFeed:
             return chosen
         for appointment_id in facts.appointment_ids:
             chosen.extend(self.following.get(appointment_id, ()))
-        chosen.extend(queue for queue, accepts in self.checking.items() if accepts(event))
+        chosen.extend(queue for queue, accepts in self.checking.items() if wanted(accepts, event))
         return chosen
 
     def start(self) -> None:
@@ -290,6 +311,9 @@ class StatusFeed:
 
     async def close(self) -> None:
         await self.seats.close()
+        for batched in self.batches.values():
+            if batched.runner is not None:
+                batched.runner.cancel()
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

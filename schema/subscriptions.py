@@ -9,6 +9,7 @@ reach every subscription, which looks the message up first and decides from what
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import strawberry
@@ -35,22 +36,17 @@ async def pushes(
     """The message of each event heard that `keep` keeps, with the status it changed to, in
     the order heard. The reads of every event waiting start together (StatusFeed.read puts
     them in one statement) and each is read once per process for all its subscribers."""
-    feed = info.context.feed
-    async for burst in bursts:
-        reads = [
-            asyncio.ensure_future(feed.shared.get(heard, read_event, info, heard.event))
-            for heard in burst
-        ]
-        try:
+    shared = info.context.feed.shared
+    async with contextlib.aclosing(bursts):
+        async for burst in bursts:
+            reads = [shared.start(heard, read_event, info, heard.event) for heard in burst]
             for heard, read in zip(burst, reads, strict=True):
-                found = await read
+                # Shielded: this subscription going away must not cancel the others' read.
+                found = await asyncio.shield(read)
                 if found is None or not keep(heard.event, found[1]):
                     continue
                 info.context.fresh_loaders()
                 yield found[0]
-        finally:
-            for read in reads:
-                read.cancel()
 
 
 async def read_event(info: Info, event: StatusEvent) -> tuple[SmsMessage, MessageFacts] | None:

@@ -249,6 +249,29 @@ async def test_changes_of_other_appointments_are_not_pushed(admin, services, ser
             await receive(ws, 0.3)
 
 
+async def test_an_event_without_facts_about_another_appointment_is_looked_up_and_not_pushed(
+        admin, services, server):
+    """An older publisher's event reaches every subscription: the follower reads the message
+    and finds it about another appointment."""
+    appointment_id, message_id = await sendable_appointment(admin, services.sessions)
+    async with services.sessions() as session:
+        other = (await session.exec(select(Appointment.id).where(
+            Appointment.id != appointment_id).order_by(Appointment.id))).first()
+    async with connected(server, admin.token) as follows_other, \
+            connected(server, admin.token) as follows_it:
+        await subscribe(follows_other, services.feed, STATUS_CHANGED,
+                        {"appointmentId": str(other)})
+        await subscribe(follows_it, services.feed, STATUS_CHANGED,
+                        {"appointmentId": str(appointment_id)})
+
+        await announce(services.queue, int(message_id), SmsStatus.SENDING)
+
+        pushed = await receive(follows_it)
+        with pytest.raises(TimeoutError):
+            await receive(follows_other, 0.3)
+    assert pushed["payload"]["data"]["smsStatusChanged"]["id"] == message_id
+
+
 async def test_the_tech_sees_the_changes_of_what_the_office_sends_about_their_work(
         tech, office, services, server, twilio, drain):
     async with connected(server, tech.token) as ws:

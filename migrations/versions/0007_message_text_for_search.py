@@ -46,7 +46,14 @@ POSTGRESQL_TRIGGERS = (
     FOR EACH ROW EXECUTE FUNCTION sms_message_text_changed()
     """,
 )
+# SQLite's foreign key (ON DELETE CASCADE) holds only where a connection turns it on; this
+# trigger holds everywhere. A batch migration that rebuilds sms_message must make them again.
 SQLITE_TRIGGERS = (
+    """
+    CREATE TRIGGER sms_message_text_removed AFTER DELETE ON sms_message BEGIN
+        DELETE FROM sms_message_text WHERE message_id = OLD.id;
+    END
+    """,
     """
     CREATE TRIGGER sms_message_text_added AFTER INSERT ON sms_message BEGIN
         INSERT INTO sms_message_text (message_id, to_number, body)
@@ -97,6 +104,8 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER {trigger}" + (" ON sms_message" if postgresql else ""))
         if postgresql:
             op.execute(f"DROP FUNCTION {trigger}()")
+    if not postgresql:
+        op.execute("DROP TRIGGER sms_message_text_removed")
     if postgresql:
         for column in SEARCHED:
             op.execute(
