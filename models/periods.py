@@ -3,6 +3,8 @@ and how many rows one period may hold."""
 
 from __future__ import annotations
 
+import functools
+from collections import namedtuple
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,17 +43,27 @@ def check_period(start: datetime, end: datetime) -> None:
 @dataclass
 class CalendarRows:
     """A period's appointments with what the calendar shows of each, read in two statements
-    (calendar_rows) whatever their number."""
+    (calendar_rows) whatever their number. The rows are plain tuples (Plain), not ORM entities:
+    they are read to be shown, and an entity costs several times a tuple to make."""
 
-    appointments: list[Appointment]
-    jobs: list[Job]
-    clients: list[Client]
-    tasks: list[Task]
-    contacts: list[Contact]
-    # Messages per appointment that did not fail (models.recipients' count, as a column).
+    appointments: list[Any]
+    jobs: list[Any]
+    clients: list[Any]
+    tasks: list[Any]
+    contacts: list[Any]
+    # Messages per appointment that did not fail (models.sms.sms_count).
     sms_counts: dict[int, int]
     # Whether each number shown (every recipient's, every client's own) has opted out.
     opted_out: dict[str, bool]
+
+
+SHOWN = (Appointment, Job, Client, Task, Contact)
+
+
+@functools.cache
+def plain(model: type) -> type:
+    """A named tuple with the model's columns as its fields: the model's row, read only."""
+    return namedtuple(f"Plain{model.__name__}", [c.key for c in model.__table__.c])  # noqa: PYI024
 
 
 async def calendar_rows(
@@ -60,37 +72,45 @@ async def calendar_rows(
     """in_period's appointments, each with its job, client, task, contact and SMS count in
     the same statement, then the opt-outs of the numbers they show in one more."""
     check_period(start, end)
-    counted = sms_count(Appointment.id).label("sms_count")
+    a, j, c, t, k = (model.__table__ for model in SHOWN)
     rows = (
-        await session.exec(
-            select(Appointment, Job, Client, Task, Contact, counted)
-            .join(Job, col(Job.id) == Appointment.job_id)
-            .join(Client, col(Client.id) == Job.client_id)
-            .outerjoin(Task, col(Task.id) == Appointment.task_id)
-            .outerjoin(Contact, col(Contact.id) == Appointment.contact_id)
-            .where(
-                Appointment.user_id == user_id,
-                col(Appointment.start) < end,
-                col(Appointment.end) > start,
+        await session.execute(
+            select(*a.c, *j.c, *c.c, *t.c, *k.c, sms_count(a.c.id))
+            .select_from(
+                a.join(j, j.c.id == a.c.job_id)
+                .join(c, c.c.id == j.c.client_id)
+                .outerjoin(t, t.c.id == a.c.task_id)
+                .outerjoin(k, k.c.id == a.c.contact_id)
             )
-            .order_by(Appointment.start, Appointment.id)
+            .where(a.c.user_id == user_id, a.c.start < end, a.c.end > start)
+            .order_by(a.c.start, a.c.id)
             .limit(MAX_PERIOD_ROWS + 1)
         )
     ).all()
     refuse_past_the_limit(len(rows), Appointment)
+    # Each row, split into its tables' plain rows (None for no task or contact).
+    split = []
+    for row in rows:
+        parts, at = [], 0
+        for model in SHOWN:
+            width = len(model.__table__.c)
+            part = row[at : at + width]
+            parts.append(plain(model)._make(part) if part[0] is not None else None)
+            at += width
+        split.append((*parts, row[at]))
     numbers: set[str] = set()
-    for _, _, client, _, contact, _ in rows:
+    for _, _, client, _, contact, _ in split:
         numbers.update(n for n in (client.sms_number, client_sms_number(client)) if n)
         if contact is not None and contact.sms_number:
             numbers.add(contact.sms_number)
     out = await opted_out_numbers(session, numbers)
     return CalendarRows(
-        appointments=[row[0] for row in rows],
-        jobs=unique(row[1] for row in rows),
-        clients=unique(row[2] for row in rows),
-        tasks=unique(row[3] for row in rows if row[3] is not None),
-        contacts=unique(row[4] for row in rows if row[4] is not None),
-        sms_counts={row[0].id: row[5] for row in rows},
+        appointments=[row[0] for row in split],
+        jobs=unique(row[1] for row in split),
+        clients=unique(row[2] for row in split),
+        tasks=unique(row[3] for row in split if row[3] is not None),
+        contacts=unique(row[4] for row in split if row[4] is not None),
+        sms_counts={row[0].id: row[5] for row in split},
         opted_out={number: number in out for number in numbers},
     )
 
