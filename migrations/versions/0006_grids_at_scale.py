@@ -22,12 +22,21 @@ BATCH = 5000
 # Contact Bulk Updates: (index, SQLite condition, PostgreSQL condition), each on (name, id).
 CONTACT_GRID = (
     ("ix_contact_grid", "active = 1", "active"),
-    ("ix_contact_grid_invalid_number", "active = 1 AND invalid_number = 1",
-     "active AND invalid_number"),
-    ("ix_contact_grid_sms_differs", "active = 1 AND sms_differs_from_mobile = 1",
-     "active AND sms_differs_from_mobile"),
-    ("ix_contact_grid_missing_sms_number", "active = 1 AND sms_number IS NULL",
-     "active AND sms_number IS NULL"),
+    (
+        "ix_contact_grid_invalid_number",
+        "active = 1 AND invalid_number = 1",
+        "active AND invalid_number",
+    ),
+    (
+        "ix_contact_grid_sms_differs",
+        "active = 1 AND sms_differs_from_mobile = 1",
+        "active AND sms_differs_from_mobile",
+    ),
+    (
+        "ix_contact_grid_missing_sms_number",
+        "active = 1 AND sms_number IS NULL",
+        "active AND sms_number IS NULL",
+    ),
     ("ix_contact_grid_opted_out", "active = 1 AND opted_out = 1", "active AND opted_out"),
 )
 # The columns the grids search, as models.search.TRIGRAM_COLUMNS had them at this revision;
@@ -55,8 +64,11 @@ def upgrade() -> None:
     )
     for name, sqlite, postgresql in CONTACT_GRID:
         op.create_index(
-            name, "contact", ["name", "id"],
-            sqlite_where=sa.text(sqlite), postgresql_where=sa.text(postgresql),
+            name,
+            "contact",
+            ["name", "id"],
+            sqlite_where=sa.text(sqlite),
+            postgresql_where=sa.text(postgresql),
         )
     op.create_index("ix_client_grid", "client", ["name", "id"])
     op.drop_index("ix_sms_message_status_created", table_name="sms_message")
@@ -87,8 +99,9 @@ def fill_number_facts() -> None:
     facts = (
         sa.update(contacts)
         .where(contacts.c.id == sa.bindparam("contact_id"))
-        .values(invalid_number=sa.bindparam("invalid"),
-                sms_differs_from_mobile=sa.bindparam("differs"))
+        .values(
+            invalid_number=sa.bindparam("invalid"), sms_differs_from_mobile=sa.bindparam("differs")
+        )
     )
     after = 0
     while rows := bind.execute(
