@@ -28,9 +28,7 @@ from strawberry.exceptions import ConnectionRejectionError
 
 from api import graphiql, logs, metrics, request_json, telemetry
 from api.auth import (
-    READS_SCOPE_KEY,
     BearerTokenBackend,
-    OneSessionPerRequest,
     SignedInUser,
     bearer_token,
     signed_in,
@@ -179,7 +177,6 @@ class GraphQLApp(GraphQL):
             request=request,
             response=response,
             sessions=services.sessions,
-            reads=request.scope.get(READS_SCOPE_KEY) or services.sessions,
             settings=services.settings,
             loaders=loaders,
             user=signed.user if signed else None,
@@ -277,7 +274,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             # Outermost: even a refused body or an unavailable sign-in answers with its id.
             Middleware(RequestIds),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-            Middleware(OneSessionPerRequest, sessions=lambda: current().sessions),
             Middleware(
                 AuthenticationMiddleware,
                 backend=BearerTokenBackend(lambda: current().sessions),

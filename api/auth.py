@@ -12,11 +12,10 @@ from starlette.authentication import (
 )
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from models import GlobalSettings, Profile, User
 from models.accounts import TOKEN_DIGEST_SCOPE_KEY, token_digest, user_for_token
-from models.db import ReadSessions, RequestReads, Sessions
+from models.db import Sessions
 from models.outages import is_outage
 from schema.outages import UNAVAILABLE, UNAVAILABLE_CODE
 
@@ -45,7 +44,7 @@ def bearer_token(header: str | None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-async def signed_in(sessions: ReadSessions, token: str | None) -> SignedInUser | None:
+async def signed_in(sessions: Sessions, token: str | None) -> SignedInUser | None:
     if not token or len(token) > 512:
         return None
     try:
@@ -67,29 +66,6 @@ def unavailable(conn: HTTPConnection, error: AuthenticationError) -> JSONRespons
     return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
 
-# Where an HTTP request's RequestReads is kept in its ASGI scope.
-READS_SCOPE_KEY = "timetrak.reads"
-
-
-class OneSessionPerRequest:
-    """Each HTTP request reads in one database session (models.db.RequestReads): its sign-in,
-    then the resolver that reads in it; the session is closed once the answer is sent."""
-
-    def __init__(self, app: ASGIApp, sessions: Callable[[], Sessions]):
-        self.app = app
-        self.sessions = sessions
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        reads = scope[READS_SCOPE_KEY] = RequestReads(self.sessions())
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            await reads.close()
-
-
 class BearerTokenBackend(AuthenticationBackend):
     """A missing or bad token leaves the request anonymous; GraphQL then answers UNAUTHENTICATED."""
 
@@ -98,7 +74,7 @@ class BearerTokenBackend(AuthenticationBackend):
 
     async def authenticate(self, conn: HTTPConnection):
         token = bearer_token(conn.headers.get("authorization"))
-        user = await signed_in(conn.scope.get(READS_SCOPE_KEY) or self.sessions(), token)
+        user = await signed_in(self.sessions(), token)
         if user is None:
             return None
         conn.scope[TOKEN_DIGEST_SCOPE_KEY] = token_digest(token)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
-
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
@@ -52,42 +48,3 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def session_factory(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-
-class RequestReads:
-    """One database session for the reads of one request: the sign-in's, then a resolver's
-    (a calendar answers from the session its token was read in). Used by one reader at a time:
-    one that finds it in use (two root fields resolved together) opens a session of its own.
-    Only for reading: what writes opens its own transaction. Closed with the request; after a
-    failed read it is dropped, and the next reader starts a new one."""
-
-    def __init__(self, sessions: Sessions):
-        self.sessions = sessions
-        self.session: AsyncSession | None = None
-        self.lock = asyncio.Lock()
-
-    @contextlib.asynccontextmanager
-    async def __call__(self) -> AsyncIterator[AsyncSession]:
-        if self.lock.locked():
-            async with self.sessions() as session:
-                yield session
-            return
-        async with self.lock:
-            if self.session is None:
-                self.session = self.sessions()
-            try:
-                yield self.session
-            except BaseException:
-                await self.close()
-                raise
-
-    async def close(self) -> None:
-        """Give the connection back; one the database dropped is let go of quietly."""
-        session, self.session = self.session, None
-        if session is not None:
-            with contextlib.suppress(Exception):
-                await session.close()
-
-
-# A factory of sessions to read in: Sessions itself, or a request's RequestReads.
-ReadSessions = Callable[[], contextlib.AbstractAsyncContextManager[AsyncSession]]

@@ -11,7 +11,7 @@ from starlette.websockets import WebSocket
 
 from models import GlobalSettings, Profile, User, access
 from models.config import Settings
-from models.db import ReadSessions, Sessions
+from models.db import Sessions
 from schema.errors import unauthenticated
 from schema.loaders import Loaders
 
@@ -23,8 +23,6 @@ class Context:
     sessions: Sessions
     settings: Settings
     loaders: Loaders
-    # For a resolver's reads: over HTTP, the session the request's sign-in read in.
-    reads: ReadSessions | None = None
     user: User | None = None
     profile: Profile | None = None
     # The arq pool; sending and reminder runs enqueue through it.

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import pytest
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, is_leaf_type
-from sqlalchemy import event
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema import build_schema, fast_lists
@@ -129,26 +128,3 @@ async def test_the_screens_calendar_is_three_statements_however_many_appointment
 
     # The token, the appointments with all they show, and the opt-outs of their numbers.
     assert [len(s) for s in counted] == [3, 3], counted
-
-
-async def test_the_calendar_reads_in_the_one_session_its_token_was_read_in(demo, services, tech):
-    await book(demo, START, 10)
-    checkouts: list[object] = []
-
-    def checked_out(dbapi_connection, record, proxy) -> None:
-        checkouts.append(record)
-
-    variables = {"start": START.isoformat(), "end": END.isoformat()}
-    event.listen(services.engine.sync_engine.pool, "checkout", checked_out)
-    try:
-        data = await tech.ok(SCREEN, variables)
-        one = len(checkouts)
-        # Two calendars at once: one reads in the request's session, the other in its own.
-        both = await tech.ok(SCREEN.replace("calendar(", "first: calendar(", 1)
-                             .replace("}\n}", "}\n  second: calendar(start: $start, end: $end) "
-                                      "{ id smsCount contact { name } }\n}"), variables)
-    finally:
-        event.remove(services.engine.sync_engine.pool, "checkout", checked_out)
-
-    assert len(data["calendar"]) == 10 and one == 1
-    assert [a["id"] for a in both["first"]] == [a["id"] for a in both["second"]]

@@ -34,7 +34,7 @@ class CalendarQuery:
     ) -> list[Appointment]:
         user, _ = info.context.require_user()
         owner_id = optional_row_id(user_id, "userId") or user.id
-        async with (info.context.reads or info.context.sessions)() as session:
+        async with info.context.sessions() as session:
             found = await calendar_rows(session, owner_id, start, end)
         info.context.loaders.prime_calendar(found)
         return [Appointment.from_row(r) for r in found.appointments]
