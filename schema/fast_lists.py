@@ -146,13 +146,9 @@ class FastLists(StrawberryGraphQLCoreExecutionContext):
         )
 
     async def settled(self, completed: Any, pending: list[tuple[dict, str, Awaitable]]) -> Any:
-        """The answer once the fields graphql-core completes asynchronously are done."""
-        try:
-            values = await asyncio.gather(*(awaitable for _, _, awaitable in pending))
-        except BaseException:
-            for _, _, awaitable in pending:
-                close(awaitable)
-            raise
+        """The answer once the fields graphql-core completes asynchronously are done (a
+        failure is graphql-core's to report, as for any field it completes)."""
+        values = await asyncio.gather(*(awaitable for _, _, awaitable in pending))
         for (container, key, _), value in zip(pending, values, strict=True):
             container[key] = value
         return completed
