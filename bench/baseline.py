@@ -22,7 +22,7 @@ both read DATABASE_URL and REDIS_URL as the real app does.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -107,28 +107,16 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 def calendar_app(engine: AsyncEngine | None = None) -> Starlette:
-    held = Held(engine)
-
-    async def calendar(request: Request) -> JSONResponse:
-        token = bearer_token(request.headers.get("authorization"))
-        variables = (await request.json())["variables"]
-        start = datetime.fromisoformat(variables["start"])
-        end = datetime.fromisoformat(variables["end"])
-        async with held.sessions() as session:
-            signed = await user_for_token(session, token) if token else None
-            if signed is None:
-                return JSONResponse(UNAUTHENTICATED)
-            user, _, _ = signed
-            appointments = await calendar_json(session, user.id, start, end)
-        return JSONResponse({"data": {"calendar": appointments}})
-
-    return Starlette(
-        routes=[Route("/calendar", calendar, methods=["POST"]), Route("/healthz", healthz)],
-        lifespan=lambda app: held.lifespan(app, with_queue=False),
-    )
+    """The calendar from a DataLoader's plan (calendar_json): the mirror."""
+    return calendar_endpoint(calendar_json, engine)
 
 
 def calendar_lean_app(engine: AsyncEngine | None = None) -> Starlette:
+    """The calendar as written by hand (calendar_lean_json): the baseline."""
+    return calendar_endpoint(calendar_lean_json, engine)
+
+
+def calendar_endpoint(answer: Callable[..., Awaitable[list[dict]]], engine: AsyncEngine | None):
     held = Held(engine)
 
     async def calendar(request: Request) -> JSONResponse:
@@ -141,7 +129,7 @@ def calendar_lean_app(engine: AsyncEngine | None = None) -> Starlette:
             if signed is None:
                 return JSONResponse(UNAUTHENTICATED)
             user, _, _ = signed
-            appointments = await calendar_lean_json(session, user.id, start, end)
+            appointments = await answer(session, user.id, start, end)
         return JSONResponse({"data": {"calendar": appointments}})
 
     return Starlette(

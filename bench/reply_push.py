@@ -148,7 +148,7 @@ async def run(running: dict[str, load.Running], tokens: list[str], args: Any) ->
             started = asyncio.Event()
             token = tokens[n // MAX_PER_USER]
             listeners.append(asyncio.create_task(listen(ws_url, token, subscriber, started)))
-            await _first(started.wait(), *listeners)
+            await first(started.wait(), *listeners)
         try:
             # Nothing tells a client its subscription listens: send warm-up replies until each
             # has had one.
@@ -156,7 +156,7 @@ async def run(running: dict[str, load.Running], tokens: list[str], args: Any) ->
                 await post_reply(http, f"{WARM_UP} {attempt}", f"SMW{attempt:031d}")
                 everyone = asyncio.gather(*(s.warm.wait() for s in subscribers))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_first(everyone, *listeners), 1.0)
+                    await asyncio.wait_for(first(everyone, *listeners), 1.0)
                 if all(s.warm.is_set() for s in subscribers):
                     break
             else:
@@ -165,7 +165,7 @@ async def run(running: dict[str, load.Running], tokens: list[str], args: Any) ->
             gaps = random.Random(1)
             sent_at, posts = [], []
             for sequence in range(args.replies):
-                await _first(asyncio.sleep(gaps.uniform(*args.gap_ms) / 1000), *listeners)
+                await first(asyncio.sleep(gaps.uniform(*args.gap_ms) / 1000), *listeners)
                 sent_at.append(time.perf_counter())
                 posts.append(await post_reply(http, f"{MEASURED} {sequence}", f"SM{sequence:032d}"))
             last_post = time.perf_counter()
@@ -175,7 +175,7 @@ async def run(running: dict[str, load.Running], tokens: list[str], args: Any) ->
                 time.perf_counter() - quiet_since < QUIET_SECONDS
                 and pushes < len(subscribers) * args.replies
             ):
-                await _first(asyncio.sleep(0.05), *listeners)
+                await first(asyncio.sleep(0.05), *listeners)
                 if (now := sum(len(s.heard) for s in subscribers)) > pushes:
                     pushes, quiet_since = now, time.perf_counter()
             cpu = {pid: load.cpu_seconds(pid) - used for pid, used in cpu.items()}
@@ -190,24 +190,24 @@ async def run(running: dict[str, load.Running], tokens: list[str], args: Any) ->
         "subscribers": args.subscribers,
         "users": len(tokens),
         "replies": args.replies,
-        "p50_ms": _ms(percentile(latencies, 0.50)),
-        "p99_ms": _ms(percentile(latencies, 0.99)),
-        "max_ms": _ms(max(latencies, default=None)),
+        "p50_ms": ms(percentile(latencies, 0.50)),
+        "p99_ms": ms(percentile(latencies, 0.99)),
+        "max_ms": ms(max(latencies, default=None)),
         # Over every (reply, subscriber) pair: a missed push counts as late.
         "within_1s_percent": round(100 * sum(x <= 1.0 for x in latencies) / expected, 2),
-        "post_p50_ms": _ms(percentile(posts, 0.50)),
-        "post_p99_ms": _ms(percentile(posts, 0.99)),
+        "post_p50_ms": ms(percentile(posts, 0.50)),
+        "post_p99_ms": ms(percentile(posts, 0.99)),
         "missed": expected - len(latencies),
         "duplicates": sum(s.duplicates for s in subscribers),
         # Behind by this much when the sending stopped: a backlog, if well above p50.
-        "last_push_after_last_post_ms": _ms(max(0.0, last_push - last_post)),
+        "last_push_after_last_post_ms": ms(max(0.0, last_push - last_post)),
         "a_cpu_ms_per_push": round(1000 * cpu[a.pid] / max(1, len(latencies)), 2),
         "b_cpu_ms_per_reply": round(1000 * cpu[b.pid] / args.replies, 2),
         "gap_ms": args.gap_ms,
     }
 
 
-async def _first(awaitable: Any, *listeners: asyncio.Task) -> None:
+async def first(awaitable: Any, *listeners: asyncio.Task) -> Any:
     """Await `awaitable`, but raise at once if a subscriber's listener fails meanwhile."""
     waiting = asyncio.ensure_future(awaitable)
     try:
@@ -216,12 +216,12 @@ async def _first(awaitable: Any, *listeners: asyncio.Task) -> None:
             if task.done():
                 task.result()  # raises its error
                 raise RuntimeError("a subscriber's websocket was closed")
-        await waiting
+        return await waiting
     finally:
         waiting.cancel()
 
 
-def _ms(seconds: float | None) -> float | None:
+def ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 

@@ -54,6 +54,7 @@ from bench.load import percentile, servers, table, write_results
 from bench.pipeline import FakeProvider, SendWorkers, provider_settings
 from bench.reminder_run import load as build_company
 from bench.reminder_run import run_now, timed_run
+from bench.reply_push import first, ms
 from bench.setup import add_users, database
 from models import Profile, SmsMessage, SmsMessageAppointment
 from models.channels import SMS_STATUS_CHANNEL
@@ -244,7 +245,7 @@ async def warm_up(
                 await announce(redis, failed, SmsStatus.FAILED, facts[failed])
             everyone = asyncio.gather(*(s.listening.wait() for s in subscribers))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(first(everyone, listeners), 1.0)
+                await asyncio.wait_for(first(everyone, *listeners), 1.0)
             if all(s.listening.is_set() for s in subscribers):
                 break
         else:
@@ -252,7 +253,7 @@ async def warm_up(
         # Until the last warm-up push has come.
         pushes, quiet_since = -1, time.perf_counter()
         while time.perf_counter() - quiet_since < 1.0:
-            await first(asyncio.sleep(0.1), listeners)
+            await first(asyncio.sleep(0.1), *listeners)
             if (now := sum(map(len, (s.heard for s in subscribers)))) != pushes:
                 pushes, quiet_since = now, time.perf_counter()
     finally:
@@ -314,11 +315,11 @@ async def run(
             subscriber.heard.clear()
         published.events.clear()
         cpu = {r.pid: load.cpu_seconds(r.pid) for r in running.values()}
-        rate = await first(send_the_run(url, redis_url, result, args), listeners)
+        rate = await first(send_the_run(url, redis_url, result, args), *listeners)
         # Late is not missed: wait while pushes still come.
         pushes, quiet_since = -1, time.perf_counter()
         while time.perf_counter() - quiet_since < QUIET_SECONDS:
-            await first(asyncio.sleep(0.1), listeners)
+            await first(asyncio.sleep(0.1), *listeners)
             if (now := sum(map(len, (s.heard for s in subscribers)))) != pushes:
                 pushes, quiet_since = now, time.perf_counter()
         cpu = {pid: load.cpu_seconds(pid) - used for pid, used in cpu.items()}
@@ -389,24 +390,6 @@ def figures(
         row[f"{kind}_pushes"] = len(values)
         row[f"{kind}_p99_ms"] = ms(percentile(values, 0.99))
     return row
-
-
-async def first(awaitable: Any, listeners: list[asyncio.Task]) -> Any:
-    """Await `awaitable`, but raise at once if a subscriber's listener fails meanwhile."""
-    waiting = asyncio.ensure_future(awaitable)
-    try:
-        await asyncio.wait([waiting, *listeners], return_when=asyncio.FIRST_COMPLETED)
-        for task in listeners:
-            if task.done():
-                task.result()  # raises its error
-                raise RuntimeError("a subscriber's websocket was closed")
-        return await waiting
-    finally:
-        waiting.cancel()
-
-
-def ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 1)
 
 
 def main(argv: list[str]) -> int:

@@ -11,6 +11,7 @@ import pytest
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, is_leaf_type
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from bench import calendar as bench_calendar
 from schema import build_schema, fast_lists
 from tests.test_statement_count import book, counting_statements
 
@@ -55,17 +56,8 @@ def appointment(field: str) -> str:
     return f"query Appointment($id: ID!) {{ appointment(id: $id) {{ id {FIELDS[field]} }} }}"
 
 
-# What the App's calendar screen asks for (bench/calendar.py).
-SCREEN = """
-query Calendar($start: DateTime!, $end: DateTime!) {
-  calendar(start: $start, end: $end) {
-    id start end smsReminder smsCount
-    job { id title latitude longitude client { id name smsNumber } }
-    task { id name }
-    contact { kind id name smsNumber optedOut canReceiveSms problem }
-  }
-}
-"""
+# What the App's calendar screen asks for.
+SCREEN = bench_calendar.QUERY
 
 
 @pytest.fixture
