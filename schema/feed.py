@@ -196,6 +196,8 @@ class StatusFeed:
         user's seats."""
         async with self._queue(SMS_REPLY_CHANNEL, user_id) as queue:
             while True:
+                if queue.empty():  # it has pushed all it took: caught up
+                    self.behind.discard(queue)
                 yield await queue.get()
 
     @contextlib.asynccontextmanager
