@@ -82,13 +82,15 @@ def upgrade() -> None:
         sa.Column("to_number", sa.String(length=40), nullable=False),
         sa.Column("body", sa.String(length=2000), nullable=False),
     )
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    # The triggers first: making them waits for the writes under way, and holds off new ones
+    # until this commits, so no message is written between the copy and its trigger.
+    for trigger in POSTGRESQL_TRIGGERS if postgresql else SQLITE_TRIGGERS:
+        op.execute(trigger)
     op.execute(
         "INSERT INTO sms_message_text (message_id, to_number, body) "
         "SELECT id, to_number, body FROM sms_message"
     )
-    postgresql = op.get_bind().dialect.name == "postgresql"
-    for trigger in POSTGRESQL_TRIGGERS if postgresql else SQLITE_TRIGGERS:
-        op.execute(trigger)
     if postgresql:
         for column in SEARCHED:
             op.execute(f"DROP INDEX ix_sms_message_{column}_trigram")
