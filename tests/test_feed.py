@@ -12,6 +12,7 @@ from models.channels import SMS_STATUS_CHANNEL
 from models.enums import SmsStatus
 from models.status_feed import MessageFacts, StatusEvent
 from schema.feed import BACKLOG, BATCH, Batched, Interest, StatusFeed
+from tests.worker_process import eventually
 
 
 class Reads:
@@ -138,7 +139,7 @@ async def test_a_subscription_that_caught_up_is_told_of_again_when_it_falls_behi
     feed = StatusFeed(services.queue)
     events = feed.events()
     taken = asyncio.ensure_future(anext(events))
-    await asyncio.sleep(0.01)  # subscribed, waiting for its first event
+    await eventually(lambda: feed.queues and feed.ready.is_set(), 5, "subscribed")
 
     def flood() -> None:
         for n in range(BACKLOG + 2):
@@ -151,7 +152,7 @@ async def test_a_subscription_that_caught_up_is_told_of_again_when_it_falls_behi
         flood()
         assert len(await taken) == BACKLOG and warnings() == 1
         taken = asyncio.ensure_future(anext(events))  # pushed them all: caught up
-        await asyncio.sleep(0.01)
+        await eventually(lambda: not feed.behind, 5, "caught up")
         flood()
         assert len(await taken) == BACKLOG and warnings() == 2
     finally:
