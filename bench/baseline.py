@@ -61,6 +61,7 @@ from models.recipients import (
     client_sms_number,
     contact_recipient,
     eligibility,
+    opted_out_numbers,
 )
 from models.segments import check_message
 
@@ -190,19 +191,7 @@ async def calendar_lean_json(session, owner_id: int, start: datetime, end: datet
         else client_number(r.client_sms, r.mobile_country_code, r.mobile_number)
         for r in rows
     }
-    shown_numbers = [n for n in set(numbers.values()) if n]
-    opted_out: set[str] = set()
-    if shown_numbers:
-        opted_out = set(
-            (
-                await session.execute(
-                    select(OptOut.number).where(
-                        col(OptOut.number).in_(shown_numbers),
-                        OptOut.opted_out == True,  # noqa: E712
-                    )
-                )
-            ).scalars()
-        )
+    opted_out = await opted_out_numbers(session, numbers.values())
     shown = []
     for r in rows:
         number = numbers[r.id]
@@ -294,19 +283,7 @@ async def calendar_json(session, owner_id: int, start: datetime, end: datetime) 
         else contacts[a.contact_id].sms_number
         for a in appointments
     )
-    numbers = [n for n in numbers if n]
-    opted_out = set()
-    if numbers:
-        opted_out = set(
-            (
-                await session.exec(
-                    select(OptOut.number).where(
-                        col(OptOut.number).in_(numbers),
-                        OptOut.opted_out == True,  # noqa: E712
-                    )
-                )
-            ).all()
-        )
+    opted_out = await opted_out_numbers(session, numbers)
 
     shown = []
     for a in appointments:

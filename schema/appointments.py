@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
@@ -22,7 +21,7 @@ from schema.clients import (
     recipient_for,
 )
 from schema.context import Info
-from schema.loaders import MISSING, now_or_later
+from schema.loaders import MISSING, now_or_later, shown
 from schema.messages import Activity, SmsMessage
 from schema.people import User, user_by_id
 from schema.replies import AppointmentConfirmation, SmsReply, sees_replies
@@ -32,11 +31,6 @@ def contact_by_id(info: Info, contact_id: int | None) -> Contact | None | Awaita
     if contact_id is None:
         return None
     return now_or_later(info.context.loaders.contacts, contact_id, shown(Contact))
-
-
-def shown(kind: Any) -> Callable[[Any], Any]:
-    """kind.from_row(row), or None for no row."""
-    return lambda row: kind.from_row(row) if row is not None else None
 
 
 @strawberry.type

@@ -69,7 +69,9 @@ class Shape:
     item: Shape | None = None
 
 
+@functools.cache
 def shape_of(return_type: GraphQLOutputType) -> Shape:
+    """Once per type of the schema."""
     non_null = isinstance(return_type, GraphQLNonNull)
     named = return_type.of_type if non_null else return_type
     if is_leaf_type(named):
@@ -132,7 +134,7 @@ class FastLists(StrawberryGraphQLCoreExecutionContext):
             pending: list[tuple[dict, str, Awaitable]] = []
             try:
                 completed = self.fast_value(
-                    shapes(return_type), field_details_list, path, result, pending
+                    shape_of(return_type), field_details_list, path, result, pending
                 )
             except BaseException as error:
                 for _, _, awaitable in pending:
@@ -264,7 +266,7 @@ class FastLists(StrawberryGraphQLCoreExecutionContext):
         field = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
         if field is None or field.arguments or field.extensions or node.arguments:
             return Step(key, details, "general", field_def)
-        shape = shapes(field_def.type)
+        shape = shape_of(field_def.type)
         resolver = field.base_resolver
         if resolver is None:
             return Step(key, details, "attribute", field_def, shape, attrgetter(field.python_name))
@@ -279,12 +281,6 @@ class FastLists(StrawberryGraphQLCoreExecutionContext):
             resolver.wrapped_func,
             takes_info=resolver.info_parameter is not None,
         )
-
-
-@functools.cache
-def shapes(return_type: GraphQLOutputType) -> Shape:
-    """shape_of, once per type of the schema."""
-    return shape_of(return_type)
 
 
 def close(awaitable: Any) -> None:

@@ -152,6 +152,11 @@ async def _later(loader: BatchLoader[K, V], key: K, then: Callable[[V], R]) -> R
     return then(await loader.load(key))
 
 
+def shown(kind: Any) -> Callable[[Any], Any]:
+    """kind.from_row(row), or None for no row: a `then` of now_or_later."""
+    return lambda row: kind.from_row(row) if row is not None else None
+
+
 def by_id(sessions: Sessions, model: type[SQLModel]) -> LoadFn:
     async def load(ids: Sequence[int]) -> list[Any]:
         async with sessions() as session:

@@ -12,7 +12,7 @@ from models import User as UserRow
 from models.enums import FieldVisibility as FieldVisibilityEnum
 from models.segments import MAX_GSM7
 from schema.context import Info
-from schema.loaders import now_or_later
+from schema.loaders import now_or_later, shown
 
 FieldVisibility = strawberry.enum(FieldVisibilityEnum, name="FieldVisibility")
 
@@ -97,6 +97,4 @@ class User:
 def user_by_id(info: Info, user_id: int | None) -> User | None | Awaitable[User | None]:
     if user_id is None:
         return None
-    return now_or_later(
-        info.context.loaders.users, user_id, lambda row: User.from_row(row) if row else None
-    )
+    return now_or_later(info.context.loaders.users, user_id, shown(User))
