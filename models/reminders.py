@@ -12,8 +12,10 @@ from datetime import date, datetime, time, timedelta
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy import and_, or_, true, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -234,11 +236,23 @@ def reminder_row(
     return row
 
 
-def insert_new(dialect: str, table, returning: tuple = ()):
-    """INSERT that skips rows a unique key already holds: the database keeps "once"."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).on_conflict_do_nothing()
-    return stmt.returning(*returning) if returning else stmt
+async def insert_new(session: AsyncSession, table: sa.Table, rows: list[dict], returning=()):
+    """INSERT of `rows` that skips those a unique key already holds: the database keeps "once".
+
+    On PostgreSQL the rows go as one array per column, unnested by the server: one statement
+    whatever their number, and no per-value parameter for the driver to process.
+    """
+    names = list(rows[0])
+    if session.bind.dialect.name == "postgresql":
+        columns = [
+            sa.bindparam(name, [row[name] for row in rows], type_=ARRAY(table.c[name].type))
+            for name in names
+        ]
+        unnested = sa.select(*(sa.func.unnest(column) for column in columns))
+        stmt = postgresql.insert(table).from_select(names, unnested).on_conflict_do_nothing()
+        return await session.execute(stmt.returning(*returning) if returning else stmt)
+    stmt = sqlite.insert(table).on_conflict_do_nothing()
+    return await session.execute(stmt.returning(*returning) if returning else stmt, rows)
 
 
 async def run_event(
@@ -276,15 +290,13 @@ async def run_event(
     opted_out = await opted_out_numbers(session, first_numbers)
     result = RunResult()
     failed_codes: Counter[str] = Counter()
-    dialect = session.bind.dialect.name
     messages = SmsMessage.__table__
     for i in range(0, len(groups), BATCH):
         batch = groups[i : i + BATCH]
         rows = [reminder_row(g, event, template, company, today, opted_out, now) for g in batch]
         codes = {row["job_id"]: row["error_code"] for row in rows}
-        inserted = await session.execute(
-            insert_new(dialect, messages, (messages.c.id, messages.c.job_id, messages.c.status)),
-            rows,
+        inserted = await insert_new(
+            session, messages, rows, (messages.c.id, messages.c.job_id, messages.c.status)
         )
         ids = {job_id: (message_id, status) for message_id, job_id, status in inserted.all()}
         links = [
@@ -294,7 +306,7 @@ async def run_event(
             for d in g
         ]
         if links:
-            await session.execute(insert_new(dialect, SmsMessageAppointment.__table__), links)
+            await insert_new(session, SmsMessageAppointment.__table__, links)
         for job_id, (message_id, status) in ids.items():
             (result.failed if status is SmsStatus.FAILED else result.queued).append(message_id)
             if status is SmsStatus.FAILED:
