@@ -9,6 +9,7 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import IO, Any
 
 from arq import create_pool
@@ -42,7 +43,7 @@ from jobs.presence import worker_last_seen
 from jobs.steady_worker import SteadyWorker
 from jobs.worker import build_worker
 from models.config import Settings, get_settings
-from models.db import Sessions, create_engine, session_factory
+from models.db import Sessions, create_engine, feed_engine, session_factory
 from schema import build_schema
 from schema.context import Context
 from schema.feed import StatusFeed
@@ -58,6 +59,12 @@ class Services:
     sessions: Sessions
     queue: ArqRedis | None
     feed: StatusFeed | None = None
+    # The live feed's reads (models.db.feed_engine); the main engine's when not set.
+    feed_engine: AsyncEngine | None = None
+
+    @cached_property
+    def feed_sessions(self) -> Sessions:
+        return session_factory(self.feed_engine or self.engine)
 
 
 async def open_services(settings: Settings) -> Services:
@@ -73,6 +80,7 @@ async def open_services(settings: Settings) -> Services:
         session_factory(engine),
         queue,
         StatusFeed(queue) if queue is not None else None,
+        feed_engine(settings.database_url),
     )
 
 
@@ -81,6 +89,8 @@ async def close_services(services: Services) -> None:
         await services.feed.close()
     if services.queue is not None:
         await services.queue.aclose()
+    if services.feed_engine is not None:
+        await services.feed_engine.dispose()
     await services.engine.dispose()
 
 
@@ -183,6 +193,7 @@ class GraphQLApp(GraphQL):
             profile=signed.profile if signed else None,
             queue=services.queue,
             feed=services.feed,
+            feed_sessions=services.feed_sessions,
         )
 
     async def on_ws_connect(self, context: Context) -> None:

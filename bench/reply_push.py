@@ -218,7 +218,10 @@ async def first(awaitable: Any, *listeners: asyncio.Task) -> Any:
                 raise RuntimeError("a subscriber's websocket was closed")
         return await waiting
     finally:
-        waiting.cancel()
+        if not waiting.done():
+            waiting.cancel()
+            # A cancelled gather ends with CancelledError as its exception: taken, not logged.
+            waiting.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def ms(seconds: float | None) -> float | None:

@@ -81,6 +81,13 @@ class ClientErrors(MaskErrors):
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return super()._process_errors([coded(error) for error in errors])
 
+    def _process_result(self, result: object) -> None:
+        # Asked of every subscription push: MaskErrors' isinstance against a runtime-checkable
+        # Protocol cost more than the rest of a push's error handling.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
 
 class QuietExecutionContext(FastLists):
     """Execution without "Did you mean …?" in its errors (unknown enum values in variables):

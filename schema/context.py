@@ -29,6 +29,8 @@ class Context:
     queue: Any = None
     # Status changes from every process (schema.feed.StatusFeed), for subscriptions.
     feed: Any = None
+    # Its reads (models.db.feed_engine); `sessions` when not given.
+    feed_sessions: Sessions | None = None
     # What a websocket client sent with connection_init.
     connection_params: dict[str, Any] | None = None
 

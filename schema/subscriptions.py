@@ -14,11 +14,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import strawberry
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import Profile, User
 from models import SmsMessage as SmsMessageRow
 from models.access import may_see_event, require_show_sms_errors
-from models.db import Sessions
+from models.db import Sessions, read_retried
 from models.enums import SmsStatus
 from models.status_feed import MessageFacts, StatusEvent, linked_appointments
 from schema.context import Info
@@ -52,7 +53,7 @@ async def pushes(
 async def read_event(info: Info, event: StatusEvent) -> tuple[SmsMessage, MessageFacts] | None:
     """The message as pushed for the event, shared by every subscriber of this process, and
     its facts."""
-    sessions = info.context.sessions
+    sessions = info.context.feed_sessions or info.context.sessions
     row = await info.context.feed.read(read_messages, event.message_id, sessions)
     if row is None:
         return None
@@ -61,16 +62,18 @@ async def read_event(info: Info, event: StatusEvent) -> tuple[SmsMessage, Messag
     message.status = event.status
     if event.facts is not None:
         return message, event.facts
-    async with sessions() as session:
-        linked = await linked_appointments(session, [row.id])
+    linked = await read_retried(sessions, lambda session: linked_appointments(session, [row.id]))
     return message, MessageFacts.of(row, linked.get(row.id, ()))
 
 
 async def read_messages(ids: list[int], sessions: Sessions) -> dict[int, SmsMessageRow]:
     """The messages of many events at once (StatusFeed.read), as they are now."""
-    async with sessions() as session:
+
+    async def read(session: AsyncSession) -> dict[int, SmsMessageRow]:
         rows = await session.execute(select(SmsMessageRow).where(col(SmsMessageRow.id).in_(ids)))
         return {row.id: row for row in rows.scalars()}
+
+    return await read_retried(sessions, read)
 
 
 def wants(user: User, profile: Profile, wanted: int | None, facts: MessageFacts) -> bool:

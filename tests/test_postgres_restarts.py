@@ -16,6 +16,7 @@ import httpx
 import pytest
 from arq import Retry
 from sqlalchemy import event, func, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel, select
 
 import migrations
@@ -25,7 +26,7 @@ from jobs.send import Outcome, record, send_sms
 from jobs.twilio import TwilioProvider
 from models import Appointment, InboundMessage, OptOut, SmsMessage
 from models.config import Settings
-from models.db import Sessions, create_engine, session_factory
+from models.db import Sessions, create_engine, feed_engine, read_retried, session_factory
 from models.demo import seed_demo
 from models.enums import SmsSource, SmsStatus
 from models.message_status import Claimed
@@ -432,3 +433,27 @@ async def test_recording_gives_up_within_the_jobs_time(stage):
     with pytest.raises(OSError):
         await record(ctx, claimed, outcomes)
     assert 0.5 <= time.monotonic() - started < 5
+
+
+async def test_the_feeds_reads_connect_afresh_after_a_restart(stage, cluster_url):
+    """The live feed's connections are not pinged at checkout (models.db.feed_engine): the
+    first read after a restart meets a dropped connection, and read_retried tries once more."""
+    engine = feed_engine(cluster_url)
+    sessions = session_factory(engine)
+
+    async def count(session) -> int:
+        return (await session.execute(select(func.count()).select_from(Appointment))).scalar_one()
+
+    try:
+        before = await read_retried(sessions, count)
+        await stage.stop()
+        await stage.start()
+        async with sessions() as session:  # the pooled connection is the dropped one
+            with pytest.raises(DBAPIError) as dropped:
+                await count(session)
+        assert dropped.value.connection_invalidated
+        await stage.stop()
+        await stage.start()
+        assert await read_retried(sessions, count) == before
+    finally:
+        await engine.dispose()
