@@ -23,14 +23,14 @@ class Context:
     sessions: Sessions
     settings: Settings
     loaders: Loaders
+    # The live feed's reads (models.db.feed_engine).
+    feed_sessions: Sessions
     user: User | None = None
     profile: Profile | None = None
     # The arq pool; sending and reminder runs enqueue through it.
     queue: Any = None
     # Status changes from every process (schema.feed.StatusFeed), for subscriptions.
     feed: Any = None
-    # Its reads (models.db.feed_engine); `sessions` when not given.
-    feed_sessions: Sessions | None = None
     # What a websocket client sent with connection_init.
     connection_params: dict[str, Any] | None = None
 

@@ -53,7 +53,7 @@ async def pushes(
 async def read_event(info: Info, event: StatusEvent) -> tuple[SmsMessage, MessageFacts] | None:
     """The message as pushed for the event, shared by every subscriber of this process, and
     its facts."""
-    sessions = info.context.feed_sessions or info.context.sessions
+    sessions = info.context.feed_sessions
     row = await info.context.feed.read(read_messages, event.message_id, sessions)
     if row is None:
         return None

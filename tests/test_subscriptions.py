@@ -28,6 +28,7 @@ from models.enums import SmsSource, SmsStatus
 from models.status_feed import MessageFacts, StatusEvent, announce
 from tests.fake_twilio import ACCOUNT_SID, Refusal, signed_form
 from tests.test_statement_count import counting_statements
+from tests.worker_process import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = Path(sys.executable)
@@ -413,7 +414,5 @@ async def test_an_event_is_handed_only_to_the_subscriptions_it_is_for(
             follows_first, follows_second, sees_failures, sees_everything}
 
     # The server lets go of a subscription once it sees its websocket closed.
-    deadline = time.monotonic() + PUSHED_WITHIN
-    while feed.following or feed.checking:
-        assert time.monotonic() < deadline, (feed.following, feed.checking)
-        await asyncio.sleep(0.01)
+    await eventually(lambda: not feed.following and not feed.checking, PUSHED_WITHIN,
+                     "every subscription let go")
