@@ -22,7 +22,6 @@ from schema.client_errors import (
     log_errors,
     shown_to_clients,
 )
-from schema.fast_lists import FastLists
 from schema.mutations.account import AccountMutation
 from schema.mutations.admin import AdminMutation
 from schema.mutations.appointments import AppointmentsMutation
@@ -41,6 +40,7 @@ from schema.queries.work import WorkQuery
 from schema.query_cost import QueryCostRule
 from schema.replies import RepliesMutation, RepliesQuery, RepliesSubscription
 from schema.scalars import SCALAR_OVERRIDES
+from schema.shared_pushes import SharedAnswers
 from schema.subscriptions import StatusSubscription
 from schema.text_inputs import TextInputs
 from schema.validation import Validation
@@ -124,7 +124,7 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         scalar_overrides=SCALAR_OVERRIDES,
-        execution_context_class=QuietExecutionContext if production else FastLists,
+        execution_context_class=QuietExecutionContext if production else SharedAnswers,
     )
 
 

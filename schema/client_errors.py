@@ -19,9 +19,9 @@ from strawberry.types import ExecutionContext
 
 from models.errors import DomainError, ErrorCode
 from models.outages import is_outage
-from schema.fast_lists import FastLists
 from schema.operations import shown_name
 from schema.outages import UNAVAILABLE_CODE
+from schema.shared_pushes import SharedAnswers
 
 log = logging.getLogger("timetrak_sms.graphql")
 
@@ -89,7 +89,7 @@ class ClientErrors(MaskErrors):
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
 
-class QuietExecutionContext(FastLists):
+class QuietExecutionContext(SharedAnswers):
     """Execution without "Did you mean …?" in its errors (unknown enum values in variables):
     production does not hand out the schema's names that introspection would have."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -144,6 +144,8 @@ class SmsMessage:
     created_at: datetime
     sent_at: datetime | None
     delivered_at: datetime | None
+    # A message pushed to many subscriptions: their answers made once (schema.shared_pushes).
+    shared_answers: strawberry.Private[dict[int, Any] | None] = None
 
     @classmethod
     def from_row(cls, row: SmsMessageRow) -> SmsMessage:

@@ -60,6 +60,7 @@ async def read_event(info: Info, event: StatusEvent) -> tuple[SmsMessage, Messag
     message = SmsMessage.from_row(row)
     # The row may have moved on since; each push shows its own change.
     message.status = event.status
+    message.shared_answers = {}
     if event.facts is not None:
         return message, event.facts
     linked = await read_retried(sessions, lambda session: linked_appointments(session, [row.id]))

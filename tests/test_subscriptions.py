@@ -19,6 +19,8 @@ import httpx
 import pytest
 import uvicorn
 import websockets
+from graphql import FieldNode, NameNode, OperationType, parse
+from graphql.execution.executor import Executor
 from sqlmodel import select
 
 from api.app import Services, create_app
@@ -26,6 +28,8 @@ from models import Appointment, SmsMessage
 from models.channels import SMS_STATUS_CHANNEL
 from models.enums import SmsSource, SmsStatus
 from models.status_feed import MessageFacts, StatusEvent, announce
+from schema import build_schema
+from schema.shared_pushes import asks_only_the_event, is_plain_value
 from tests.fake_twilio import ACCOUNT_SID, Refusal, signed_form
 from tests.test_statement_count import counting_statements
 from tests.worker_process import eventually
@@ -416,3 +420,90 @@ async def test_an_event_is_handed_only_to_the_subscriptions_it_is_for(
     # The server lets go of a subscription once it sees its websocket closed.
     await eventually(lambda: not feed.following and not feed.checking, PUSHED_WITHIN,
                      "every subscription let go")
+
+
+def subscription_executions(monkeypatch) -> list[str]:
+    """The root field of each subscription event executed from here on."""
+    executed: list[str] = []
+    execute = Executor.execute_operation
+
+    def counted(self, *args, **kwargs):
+        if self.operation.operation is OperationType.SUBSCRIPTION:
+            executed.append(self.operation.selection_set.selections[0].name.value)
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(Executor, "execute_operation", counted)
+    return executed
+
+
+@pytest.mark.parametrize(("query", "executions"), [
+    # Values of the message alone: one answer for every subscriber.
+    (FAILURES, 1),
+    # What may differ by who asks: each subscriber's own answer.
+    ("subscription { smsFailures { id sentBy { name } } }", 4),
+])
+async def test_an_answer_that_follows_from_the_event_alone_is_made_once_per_process(
+        query, executions, office, admin, services, server, monkeypatch):
+    message_id = await failed_message(services.sessions)
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(connected(server, user.token))
+                   for user in (office, office, admin, admin)]
+        for ws in sockets:
+            await subscribe(ws, services.feed, query)
+        executed = subscription_executions(monkeypatch)
+
+        await announce(services.queue, message_id, SmsStatus.FAILED)
+        pushed = [await receive(ws) for ws in sockets]
+
+    assert all(p == pushed[0] for p in pushed), pushed
+    assert pushed[0]["payload"]["data"]["smsFailures"]["id"] == str(message_id)
+    assert executed == ["smsFailures"] * executions
+
+
+async def test_each_change_of_a_message_gets_its_own_shared_answer(
+        admin, services, server, drain, monkeypatch):
+    appointment_id, message_id = await sendable_appointment(admin, services.sessions)
+    await drain()
+    query = "subscription F($a: ID) { smsStatusChanged(appointmentId: $a) { id status } }"
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(connected(server, admin.token))
+                   for _ in range(3)]
+        for ws in sockets:
+            await subscribe(ws, services.feed, query, {"a": str(appointment_id)})
+        executed = subscription_executions(monkeypatch)
+
+        for status in (SmsStatus.SENDING, SmsStatus.SENT):
+            await announce(services.queue, int(message_id), status)
+        pushed = [[await receive(ws) for _ in range(2)] for ws in sockets]
+
+    for pushes in pushed:
+        assert [p["payload"]["data"]["smsStatusChanged"] for p in pushes] == [
+            {"id": message_id, "status": "SENDING"}, {"id": message_id, "status": "SENT"}]
+    assert executed == ["smsStatusChanged"] * 2
+
+
+@pytest.mark.parametrize(("selection", "shared"), [
+    ("smsFailures { id status errorCode errorMessage toNumber __typename }", True),
+    ("alias: smsStatusChanged(appointmentId: $a) { id status }", True),
+    ("smsFailures { id appointment { id } }", False),
+    ("smsFailures { id recipient { name } }", False),
+    ("smsFailures { ...Parts }", False),
+    ("smsFailures { id status @include(if: $a) }", False),
+    ("smsFailures @skip(if: false) { id }", False),
+    ("smsFailures { id } smsStatusChanged { id }", False),
+])
+def test_which_subscriptions_share_an_answer(selection, shared):
+    document = parse(f"subscription S($a: Boolean) {{ {selection} }}"
+                     " fragment Parts on SmsMessage { id }")
+    operation = document.definitions[0]
+    assert asks_only_the_event(build_schema(False)._schema, operation) is shared
+
+
+def test_the_message_values_shared_are_those_read_from_the_message_alone():
+    """Each scalar field of SmsMessage is shared, or is not, for a reason: a new field with
+    a resolver that takes `info` (or a permission) is answered for each subscriber."""
+    message = build_schema(False)._schema.get_type("SmsMessage")
+    shared = {name for name, field in message.fields.items()
+              if is_plain_value(message, FieldNode(name=NameNode(value=name)))}
+    assert shared == {"id", "toNumber", "body", "status", "errorCode", "errorMessage", "source",
+                      "segments", "encoding", "createdAt", "sentAt", "deliveredAt"}
