@@ -110,6 +110,15 @@ async def subscribe(ws, feed, query: str, variables: dict | None = None) -> None
         await asyncio.sleep(0.01)
 
 
+async def subscribed(stack, url: str, feed, users, query: str,
+                     variables: dict | None = None) -> list[Any]:
+    """A connection of each user, in `stack`, each with the subscription listening."""
+    sockets = [await stack.enter_async_context(connected(url, user.token)) for user in users]
+    for ws in sockets:
+        await subscribe(ws, feed, query, variables)
+    return sockets
+
+
 async def sendable_appointment(user, sessions) -> tuple[int, str]:
     """The first appointment `user` can send an SMS about, and the queued message's id."""
     async with sessions() as session:
@@ -368,10 +377,8 @@ async def test_a_status_change_is_read_once_for_all_of_a_processs_subscribers(
         office, admin, services, server):
     message_id = await failed_message(services.sessions)
     async with contextlib.AsyncExitStack() as stack:
-        sockets = [await stack.enter_async_context(connected(server, user.token))
-                   for user in (office, office, admin, admin)]
-        for ws in sockets:
-            await subscribe(ws, services.feed, FAILURES)
+        sockets = await subscribed(stack, server, services.feed,
+                                   (office, office, admin, admin), FAILURES)
 
         with counting_statements(services.engine) as seen:
             await announce(services.queue, message_id, SmsStatus.FAILED)
@@ -446,10 +453,8 @@ async def test_an_answer_that_follows_from_the_event_alone_is_made_once_per_proc
         query, executions, office, admin, services, server, monkeypatch):
     message_id = await failed_message(services.sessions)
     async with contextlib.AsyncExitStack() as stack:
-        sockets = [await stack.enter_async_context(connected(server, user.token))
-                   for user in (office, office, admin, admin)]
-        for ws in sockets:
-            await subscribe(ws, services.feed, query)
+        sockets = await subscribed(stack, server, services.feed,
+                                   (office, office, admin, admin), query)
         executed = subscription_executions(monkeypatch)
 
         await announce(services.queue, message_id, SmsStatus.FAILED)
@@ -466,10 +471,8 @@ async def test_each_change_of_a_message_gets_its_own_shared_answer(
     await drain()
     query = "subscription F($a: ID) { smsStatusChanged(appointmentId: $a) { id status } }"
     async with contextlib.AsyncExitStack() as stack:
-        sockets = [await stack.enter_async_context(connected(server, admin.token))
-                   for _ in range(3)]
-        for ws in sockets:
-            await subscribe(ws, services.feed, query, {"a": str(appointment_id)})
+        sockets = await subscribed(stack, server, services.feed, (admin,) * 3, query,
+                                   {"a": str(appointment_id)})
         executed = subscription_executions(monkeypatch)
 
         for status in (SmsStatus.SENDING, SmsStatus.SENT):
